@@ -1,0 +1,147 @@
+//! `lunatic::message`: the scratch slot, sending and (selective) receiving.
+
+use super::guest;
+use crate::engine::HostFunctions;
+use crate::errors::{bail_trap, trap};
+use crate::message::{DataMessage, Message, Resource};
+use crate::process::{suspend, Pending, ProcessState};
+use wasmi::{Caller, Error};
+
+const M: &str = "lunatic::message";
+
+/// Largest capacity hint honoured up front; bigger messages still grow.
+const MAX_PREALLOCATION: usize = 1 << 20;
+
+pub(super) fn register(host: &mut HostFunctions<'_>) {
+    host.func(M, "create_data", |mut c: Caller<'_, ProcessState>, tag: i64, capacity: i64| {
+        let capacity = (capacity as u64).min(MAX_PREALLOCATION as u64) as usize;
+        c.data_mut().scratch = Some(Message::Data(DataMessage::new(tag, capacity)));
+    });
+    host.func(M, "write_data", write_data);
+    host.func(M, "read_data", read_data);
+    host.func(M, "seek_data", |mut c: Caller<'_, ProcessState>, offset: i64| {
+        data_mut(c.data_mut()).map(|d| d.cursor = offset as u64 as usize)
+    });
+    host.func(M, "get_tag", |c: Caller<'_, ProcessState>| scratch(c.data()).map(Message::tag));
+    host.func(M, "get_process_id", |c: Caller<'_, ProcessState>| {
+        scratch(c.data()).map(|m| match m {
+            Message::ProcessDied { process_id } => *process_id as i64,
+            _ => 0,
+        })
+    });
+    host.func(M, "data_size", |mut c: Caller<'_, ProcessState>| {
+        data_mut(c.data_mut()).map(|d| d.buffer.len() as i64)
+    });
+    host.func(M, "push_module", |mut c: Caller<'_, ProcessState>, id: i64| {
+        let state = c.data_mut();
+        let module = state.resources.modules.get(id as u64)?.clone();
+        Ok(data_mut(state)?.push_resource(Resource::Module(module)) as i64)
+    });
+    host.func(M, "take_module", |mut c: Caller<'_, ProcessState>, index: i64| {
+        let state = c.data_mut();
+        match take_resource(state, index)? {
+            Resource::Module(module) => Ok(state.resources.modules.add(module) as i64),
+            #[allow(unreachable_patterns)]
+            other => Err(wrong_kind("module", &other)),
+        }
+    });
+    host.func(M, "send", |mut c: Caller<'_, ProcessState>, pid: i64| -> Result<i32, Error> {
+        send(c.data_mut(), pid)?;
+        Ok(0)
+    });
+    host.func(M, "send_receive_skip_search", send_receive_skip_search);
+    host.func(M, "receive", receive);
+}
+
+fn scratch(state: &ProcessState) -> Result<&Message, Error> {
+    state.scratch.as_ref().ok_or_else(|| trap("no message in the scratch slot"))
+}
+
+/// The data message in the scratch slot.
+pub(crate) fn data_mut(state: &mut ProcessState) -> Result<&mut DataMessage, Error> {
+    match &mut state.scratch {
+        Some(Message::Data(data)) => Ok(data),
+        Some(_) => bail_trap!("the message in the scratch slot is a signal, not data"),
+        None => bail_trap!("no message in the scratch slot"),
+    }
+}
+
+/// Takes the resource at `index` of the scratch message.
+pub(crate) fn take_resource(state: &mut ProcessState, index: i64) -> Result<Resource, Error> {
+    data_mut(state)?
+        .take_resource(index as u64)
+        .ok_or_else(|| trap(format_args!("no resource at index {index} of the message")))
+}
+
+/// The trap for taking a resource of the wrong kind.
+pub(crate) fn wrong_kind(wanted: &str, found: &Resource) -> Error {
+    trap(format_args!("message resource is a {}, not a {wanted}", found.kind_name()))
+}
+
+/// Takes the scratch message out for sending (traps if there is none).
+pub(crate) fn take_scratch(state: &mut ProcessState) -> Result<Message, Error> {
+    state.scratch.take().ok_or_else(|| trap("no message in the scratch slot to send"))
+}
+
+fn write_data(mut caller: Caller<'_, ProcessState>, ptr: i32, len: i32) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let bytes = guest::bytes(memory, ptr as u32, len as u32)?;
+    data_mut(state)?.buffer.extend_from_slice(bytes);
+    Ok(len)
+}
+
+fn read_data(mut caller: Caller<'_, ProcessState>, ptr: i32, len: i32) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let data = data_mut(state)?;
+    let Some(rest) = data.buffer.get(data.cursor..) else {
+        bail_trap!("message read position {} is beyond its end", data.cursor);
+    };
+    let count = rest.len().min(len as u32 as usize);
+    guest::write(memory, ptr as u32, &rest[..count])?;
+    data.cursor += count;
+    Ok(count as i32)
+}
+
+fn send(state: &mut ProcessState, pid: i64) -> Result<(), Error> {
+    let message = take_scratch(state)?;
+    if let Some(target) = state.env.get(pid as u64) {
+        target.send(message);
+    }
+    Ok(())
+}
+
+fn send_receive_skip_search(
+    mut caller: Caller<'_, ProcessState>,
+    pid: i64,
+    wait_on_tag: i64,
+    timeout_ms: i64,
+) -> Result<i32, Error> {
+    let state = caller.data_mut();
+    send(state, pid)?;
+    // Looking at already queued messages too is equivalent for fresh reply
+    // tags and cannot miss a reply that raced ahead (abi.md §3.2).
+    let deadline = guest::deadline(state, timeout_ms);
+    Err(suspend(state, Pending::Receive { tags: vec![wait_on_tag], deadline }))
+}
+
+fn receive(
+    mut caller: Caller<'_, ProcessState>,
+    tags_ptr: i32,
+    tags_len: i32,
+    timeout_ms: i64,
+) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let tags = if tags_len == 0 {
+        Vec::new()
+    } else {
+        let byte_len = (tags_len as u32)
+            .checked_mul(8)
+            .ok_or_else(|| trap("tag list too long"))?;
+        guest::bytes(memory, tags_ptr as u32, byte_len)?
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect()
+    };
+    let deadline = guest::deadline(state, timeout_ms);
+    Err(suspend(state, Pending::Receive { tags, deadline }))
+}

@@ -1,0 +1,290 @@
+//! `lunatic::process`: modules, configs, spawning, links, monitors, kill.
+
+use super::{fail_with, guest};
+use crate::engine::HostFunctions;
+use crate::errors::{bail_trap, trap};
+use crate::process::{
+    self, suspend, Link, Pending, ProcessConfig, ProcessState, Signal, SpawnOptions,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmi::{Caller, Error, Val};
+
+const M: &str = "lunatic::process";
+
+pub(super) fn register(host: &mut HostFunctions<'_>) {
+    host.func(M, "compile_module", compile_module);
+    host.func(M, "drop_module", |mut c: Caller<'_, ProcessState>, id: i64| {
+        c.data_mut().resources.modules.remove(id as u64).map(drop)
+    });
+    host.func(M, "create_config", create_config);
+    host.func(M, "drop_config", |mut c: Caller<'_, ProcessState>, id: i64| {
+        c.data_mut().resources.configs.remove(id as u64).map(drop)
+    });
+    host.func(M, "config_set_max_memory", |mut c: Caller<'_, ProcessState>, id: i64, v: i64| {
+        config_mut(&mut c, id).map(|cfg| cfg.max_memory = v as u64)
+    });
+    host.func(M, "config_get_max_memory", |c: Caller<'_, ProcessState>, id: i64| {
+        config(&c, id).map(|cfg| cfg.max_memory as i64)
+    });
+    host.func(M, "config_set_max_fuel", |mut c: Caller<'_, ProcessState>, id: i64, v: i64| {
+        config_mut(&mut c, id).map(|cfg| cfg.max_fuel = (v != 0).then_some(v as u64))
+    });
+    host.func(M, "config_get_max_fuel", |c: Caller<'_, ProcessState>, id: i64| {
+        config(&c, id).map(|cfg| cfg.max_fuel.unwrap_or(0) as i64)
+    });
+    host.func(M, "config_can_compile_modules", |c: Caller<'_, ProcessState>, id: i64| {
+        config(&c, id).map(|cfg| cfg.can_compile_modules as i32)
+    });
+    host.func(M, "config_set_can_compile_modules", |mut c: Caller<'_, ProcessState>, id: i64, v: i32| {
+        config_mut(&mut c, id).map(|cfg| cfg.can_compile_modules = v != 0)
+    });
+    host.func(M, "config_can_create_configs", |c: Caller<'_, ProcessState>, id: i64| {
+        config(&c, id).map(|cfg| cfg.can_create_configs as i32)
+    });
+    host.func(M, "config_set_can_create_configs", |mut c: Caller<'_, ProcessState>, id: i64, v: i32| {
+        config_mut(&mut c, id).map(|cfg| cfg.can_create_configs = v != 0)
+    });
+    host.func(M, "config_can_spawn_processes", |c: Caller<'_, ProcessState>, id: i64| {
+        config(&c, id).map(|cfg| cfg.can_spawn_processes as i32)
+    });
+    host.func(M, "config_set_can_spawn_processes", |mut c: Caller<'_, ProcessState>, id: i64, v: i32| {
+        config_mut(&mut c, id).map(|cfg| cfg.can_spawn_processes = v != 0)
+    });
+    host.func(M, "spawn", spawn);
+    host.func(M, "get_or_spawn", get_or_spawn);
+    host.func(M, "sleep_ms", sleep_ms);
+    host.func(M, "die_when_link_dies", |mut c: Caller<'_, ProcessState>, trap: i32| {
+        c.data_mut().die_when_link_dies = trap != 0;
+    });
+    host.func(M, "process_id", |c: Caller<'_, ProcessState>| c.data().id() as i64);
+    host.func(M, "environment_id", |c: Caller<'_, ProcessState>| c.data().env.id() as i64);
+    host.func(M, "link", link);
+    host.func(M, "unlink", unlink);
+    host.func(M, "monitor", |c: Caller<'_, ProcessState>, pid: i64| {
+        let state = c.data();
+        if let Some(target) = state.env.get(pid as u64) {
+            target.signal(Signal::Monitor { from: state.handle.clone() });
+        }
+    });
+    host.func(M, "stop_monitoring", |c: Caller<'_, ProcessState>, pid: i64| {
+        let state = c.data();
+        if let Some(target) = state.env.get(pid as u64) {
+            target.signal(Signal::StopMonitoring { from: state.id() });
+        }
+    });
+    host.func(M, "kill", |c: Caller<'_, ProcessState>, pid: i64| {
+        if let Some(target) = c.data().env.get(pid as u64) {
+            target.kill();
+        }
+    });
+    host.func(M, "exists", |c: Caller<'_, ProcessState>, pid: i64| {
+        c.data().env.get(pid as u64).is_some() as i32
+    });
+}
+
+fn config<'a>(caller: &'a Caller<'_, ProcessState>, id: i64) -> Result<&'a ProcessConfig, Error> {
+    caller.data().resources.configs.get(id as u64)
+}
+
+fn config_mut<'a>(
+    caller: &'a mut Caller<'_, ProcessState>,
+    id: i64,
+) -> Result<&'a mut ProcessConfig, Error> {
+    caller.data_mut().resources.configs.get_mut(id as u64)
+}
+
+fn compile_module(
+    mut caller: Caller<'_, ProcessState>,
+    data_ptr: i32,
+    data_len: i32,
+    id_ptr: i32,
+) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    if !state.config.can_compile_modules {
+        return Ok(-1);
+    }
+    let bytes = guest::bytes(memory, data_ptr as u32, data_len as u32)?;
+    match state.runtime.compile(bytes) {
+        Ok(module) => {
+            let id = state.resources.modules.add(module);
+            guest::write_u64(memory, id_ptr as u32, id)?;
+            Ok(0)
+        }
+        Err(error) => fail_with(memory, state, id_ptr as u32, error.into()),
+    }
+}
+
+fn create_config(mut caller: Caller<'_, ProcessState>) -> i64 {
+    let state = caller.data_mut();
+    if !state.config.can_create_configs {
+        return -1;
+    }
+    state.resources.configs.add(ProcessConfig::default()) as i64
+}
+
+/// Decodes spawn parameters: 17-byte records of a type byte and a LE u128.
+pub(crate) fn decode_params(bytes: &[u8]) -> Result<Vec<Val>, Error> {
+    if bytes.len() % 17 != 0 {
+        bail_trap!("spawn parameters are {} bytes, not a multiple of 17", bytes.len());
+    }
+    bytes
+        .chunks_exact(17)
+        .map(|record| {
+            let value = u128::from_le_bytes(record[1..].try_into().expect("16 bytes"));
+            match record[0] {
+                0x7F => Ok(Val::I32(value as u32 as i32)),
+                0x7E => Ok(Val::I64(value as u64 as i64)),
+                0x7B => Ok(Val::V128(wasmi::V128::from(value))),
+                other => Err(trap(format_args!("unsupported spawn parameter type {other:#04x}"))),
+            }
+        })
+        .collect()
+}
+
+/// What `spawn` and `get_or_spawn` share: everything up to the new process.
+#[allow(clippy::too_many_arguments)]
+fn spawn_from_guest(
+    memory: &mut [u8],
+    state: &mut ProcessState,
+    link: i64,
+    config_id: i64,
+    module_id: i64,
+    func_ptr: i32,
+    func_len: i32,
+    params_ptr: i32,
+    params_len: i32,
+) -> Result<anyhow::Result<process::ProcessHandle>, Error> {
+    if !state.config.can_spawn_processes {
+        bail_trap!("this process is not allowed to spawn processes");
+    }
+    if !state.initialized {
+        bail_trap!("cannot spawn while the module is being initialized");
+    }
+    let config = match config_id {
+        -1 => state.config.clone(),
+        id => Arc::new(state.resources.configs.get(id as u64)?.clone()),
+    };
+    let module = match module_id {
+        -1 => state.module.clone(),
+        id => state.resources.modules.get(id as u64)?.clone(),
+    };
+    let entry = guest::str(memory, func_ptr as u32, func_len as u32)?.to_string();
+    let params = decode_params(guest::bytes(memory, params_ptr as u32, params_len as u32)?)?;
+    let options = SpawnOptions {
+        module,
+        config,
+        entry,
+        params,
+        link: (link != 0).then(|| (state.handle.clone(), link)),
+        stdio: state.stdio.clone().for_child(),
+        on_exit: None,
+    };
+    let spawned = process::spawn(&state.runtime, &state.env, options);
+    if let Ok(child) = &spawned {
+        if link != 0 {
+            // The parent's side of a spawn link carries no tag.
+            state.links.insert(child.id(), Link { tag: 0, handle: child.clone() });
+        }
+    }
+    Ok(spawned)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn(
+    mut caller: Caller<'_, ProcessState>,
+    link: i64,
+    config_id: i64,
+    module_id: i64,
+    func_ptr: i32,
+    func_len: i32,
+    params_ptr: i32,
+    params_len: i32,
+    id_ptr: i32,
+) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let spawned = spawn_from_guest(
+        memory, state, link, config_id, module_id, func_ptr, func_len, params_ptr, params_len,
+    )?;
+    match spawned {
+        Ok(child) => {
+            guest::write_u64(memory, id_ptr as u32, child.id())?;
+            Ok(0)
+        }
+        Err(error) => fail_with(memory, state, id_ptr as u32, error),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn get_or_spawn(
+    mut caller: Caller<'_, ProcessState>,
+    name_ptr: i32,
+    name_len: i32,
+    link: i64,
+    config_id: i64,
+    module_id: i64,
+    func_ptr: i32,
+    func_len: i32,
+    params_ptr: i32,
+    params_len: i32,
+    node_id_ptr: i32,
+    id_ptr: i32,
+) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let name = guest::str(memory, name_ptr as u32, name_len as u32)?.to_string();
+    let env = state.env.clone();
+    // The registry stays locked so two callers cannot both spawn.
+    let mut registry = env.registry();
+    if let Some(&(node, process)) = registry.get(&name) {
+        guest::write_u64(memory, node_id_ptr as u32, node)?;
+        guest::write_u64(memory, id_ptr as u32, process)?;
+        return Ok(2);
+    }
+    let spawned = spawn_from_guest(
+        memory, state, link, config_id, module_id, func_ptr, func_len, params_ptr, params_len,
+    )?;
+    guest::write_u64(memory, node_id_ptr as u32, 0)?;
+    match spawned {
+        Ok(child) => {
+            registry.insert(name, (0, child.id()));
+            guest::write_u64(memory, id_ptr as u32, child.id())?;
+            Ok(0)
+        }
+        Err(error) => {
+            drop(registry);
+            fail_with(memory, state, id_ptr as u32, error)
+        }
+    }
+}
+
+fn sleep_ms(mut caller: Caller<'_, ProcessState>, millis: i64) -> Result<(), Error> {
+    let state = caller.data_mut();
+    let sleep = crate::scheduler::sleep(state.runtime.scheduler(), Duration::from_millis(millis as u64));
+    Err(suspend(
+        state,
+        Pending::Async(Box::pin(async move {
+            sleep.await;
+            process::done(Vec::new())
+        })),
+    ))
+}
+
+fn link(mut caller: Caller<'_, ProcessState>, tag: i64, pid: i64) {
+    let state = caller.data_mut();
+    let pid = pid as u64;
+    match state.env.get(pid) {
+        Some(target) => {
+            target.signal(Signal::Link { from: state.handle.clone(), tag });
+            state.links.insert(pid, Link { tag, handle: target });
+        }
+        // Linking to a process that does not exist is an immediate link failure.
+        None => state.handle.signal(Signal::LinkDied { from: pid, tag, failed: true }),
+    }
+}
+
+fn unlink(mut caller: Caller<'_, ProcessState>, pid: i64) {
+    let state = caller.data_mut();
+    if let Some(link) = state.links.remove(&(pid as u64)) {
+        link.handle.signal(Signal::Unlink { from: state.id() });
+    }
+}

@@ -1,0 +1,39 @@
+//! An interpreter-first, Lunatic-compatible WebAssembly runtime.
+//!
+//! Guests built with the `lunatic` crate run unchanged: each process is a
+//! sandboxed wasmi instance with its own memory, processes talk only through
+//! messages, and fuel metering preempts even an infinite loop.
+//!
+//! ```no_run
+//! use lunatic_wasmi::{run, RunOptions};
+//!
+//! let status = run(RunOptions::new("hello.wasm")).expect("hello.wasm runs");
+//! std::process::exit(status);
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod api;
+mod cli;
+mod engine;
+mod environment;
+mod errors;
+mod message;
+mod module;
+mod process;
+mod runner;
+mod scheduler;
+mod wasi;
+
+pub use cli::main;
+pub use engine::{Runtime, RuntimeOptions, DEFAULT_FUEL_SLICE};
+pub use environment::Environment;
+pub use errors::LoadError;
+pub use message::{DataMessage, Message, Resource};
+pub use module::ModuleHandle;
+pub use process::{
+    spawn, Exit, InheritStdio, OnExit, Preopen, ProcessConfig, ProcessHandle, SpawnOptions, Stdio,
+    FUEL_UNIT,
+};
+pub use runner::{run, RunOptions};
+pub use scheduler::{BoxFuture, Scheduler, Threaded};

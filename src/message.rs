@@ -1,0 +1,91 @@
+//! Messages: the only thing processes share.
+//!
+//! A message owns its bytes and any host resources attached to it, so it can
+//! move to another process (and one day to another node) without references
+//! back into the sender.
+
+use crate::module::ModuleHandle;
+
+/// A message as seen by `lunatic::message::receive`.
+#[derive(Debug)]
+pub enum Message {
+    /// Kind 0: bytes (plus resources) from a process or a timer.
+    Data(DataMessage),
+    /// Kind 1: a linked process failed; carries the link's tag (0 = none).
+    LinkDied {
+        /// The tag stored with the link.
+        tag: i64,
+    },
+    /// Kind 2: a monitored process ended.
+    ProcessDied {
+        /// The ID of the process that ended.
+        process_id: u64,
+    },
+}
+
+impl Message {
+    /// The kind number `receive` returns for this message.
+    pub fn kind(&self) -> i32 {
+        match self {
+            Message::Data(_) => 0,
+            Message::LinkDied { .. } => 1,
+            Message::ProcessDied { .. } => 2,
+        }
+    }
+
+    /// The tag used by selective receive; 0 means untagged.
+    pub fn tag(&self) -> i64 {
+        match self {
+            Message::Data(data) => data.tag,
+            Message::LinkDied { tag } => *tag,
+            Message::ProcessDied { .. } => 0,
+        }
+    }
+}
+
+/// A data message: a tag, a byte buffer with a read cursor and resource slots.
+#[derive(Debug, Default)]
+pub struct DataMessage {
+    /// 0 means untagged.
+    pub tag: i64,
+    /// The payload, opaque to the runtime.
+    pub buffer: Vec<u8>,
+    /// Read position for `read_data`.
+    pub cursor: usize,
+    /// Attached resources; a taken slot becomes `None` so indexes stay valid.
+    pub resources: Vec<Option<Resource>>,
+}
+
+impl DataMessage {
+    /// An empty message with a tag and a capacity hint.
+    pub fn new(tag: i64, capacity: usize) -> Self {
+        Self { tag, buffer: Vec::with_capacity(capacity), cursor: 0, resources: Vec::new() }
+    }
+
+    /// Appends a resource and returns its index inside the message.
+    pub fn push_resource(&mut self, resource: Resource) -> u64 {
+        self.resources.push(Some(resource));
+        (self.resources.len() - 1) as u64
+    }
+
+    /// Takes the resource at `index`, leaving the slot empty.
+    pub fn take_resource(&mut self, index: u64) -> Option<Resource> {
+        self.resources.get_mut(usize::try_from(index).ok()?)?.take()
+    }
+}
+
+/// A host object that can travel inside a message.
+#[derive(Debug)]
+pub enum Resource {
+    /// A compiled module (shared, not moved).
+    Module(ModuleHandle),
+}
+
+impl Resource {
+    /// The resource's kind, for error messages.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Resource::Module(_) => "module",
+        }
+    }
+}

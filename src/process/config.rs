@@ -1,0 +1,90 @@
+//! Per-process permissions and limits (`lunatic::process::config_*`).
+
+/// A directory a process may see through WASI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    /// The name the guest sees (what `fd_prestat_dir_name` returns).
+    pub guest: String,
+    /// Where it is on the host.
+    pub host: std::path::PathBuf,
+}
+
+/// Permissions, limits and the WASI view a process is spawned with.
+///
+/// A config is copied into a process when it is spawned, so later edits by the
+/// guest never affect running processes.
+#[derive(Debug, Clone)]
+pub struct ProcessConfig {
+    /// Upper bound for linear memory, in bytes.
+    pub max_memory: u64,
+    /// Fuel budget in units of 100 000; `None` means unlimited.
+    pub max_fuel: Option<u64>,
+    /// May call `compile_module`.
+    pub can_compile_modules: bool,
+    /// May call `create_config`.
+    pub can_create_configs: bool,
+    /// May spawn processes.
+    pub can_spawn_processes: bool,
+    /// WASI command-line arguments.
+    pub args: Vec<String>,
+    /// WASI environment, in order.
+    pub envs: Vec<(String, String)>,
+    /// Preopened directories.
+    pub preopens: Vec<Preopen>,
+}
+
+/// Units in which `max_fuel` is expressed.
+pub const FUEL_UNIT: u64 = 100_000;
+
+impl Default for ProcessConfig {
+    /// What `create_config` returns: everything denied.
+    fn default() -> Self {
+        Self {
+            max_memory: u32::MAX as u64,
+            max_fuel: None,
+            can_compile_modules: false,
+            can_create_configs: false,
+            can_spawn_processes: false,
+            args: Vec::new(),
+            envs: Vec::new(),
+            preopens: Vec::new(),
+        }
+    }
+}
+
+impl ProcessConfig {
+    /// The config of a root process: everything allowed, host environment
+    /// passed through.
+    pub fn root(args: Vec<String>, preopens: Vec<Preopen>) -> Self {
+        Self {
+            can_compile_modules: true,
+            can_create_configs: true,
+            can_spawn_processes: true,
+            args,
+            envs: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+            preopens,
+            ..Self::default()
+        }
+    }
+
+    /// Total fuel budget, if limited.
+    pub(crate) fn fuel_budget(&self) -> Option<u64> {
+        self.max_fuel.map(|units| units.saturating_mul(FUEL_UNIT))
+    }
+}
+
+/// Tables may not grow to this many elements.
+const MAX_TABLE_ELEMENTS: usize = 99_999;
+
+/// Store limits for a process: one instance, memory and table, and `max_memory`.
+pub(crate) fn store_limits(max_memory: u64) -> wasmi::StoreLimits {
+    wasmi::StoreLimitsBuilder::new()
+        .memory_size(usize::try_from(max_memory).unwrap_or(usize::MAX))
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .instances(1)
+        .memories(1)
+        .tables(1)
+        .build()
+}

@@ -1,0 +1,313 @@
+//! The driver loop: runs a process's Wasm in fuel slices and services its
+//! suspensions.
+//!
+//! Every host error surfaces as a resumable host trap, so the driver sorts
+//! them: a [`Suspend`] marker means "await the [`Pending`] operation the host
+//! function parked in the store, then resume with its results"; a WASI exit
+//! ends the process with a code; anything else is a trap. Out-of-fuel is
+//! resumable too: refuel, let other tasks run, handle signals, resume.
+//! Nested guest calls (`lunatic::trap::catch`) are frames on an explicit stack
+//! so they can suspend like the outer call.
+
+use super::{Exit, ProcessState};
+use crate::scheduler::BoxFuture;
+use futures_lite::future;
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+use wasmi::{
+    Func, Instance, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, Store,
+    StoreContextMut, Val,
+};
+
+/// Finishes an asynchronous host operation with access to the store (to write
+/// results into guest memory) and yields the host function's return values.
+pub(crate) type Completion =
+    Box<dyn FnOnce(&mut StoreContextMut<'_, ProcessState>) -> Result<Vec<Val>, wasmi::Error> + Send>;
+
+/// Boxes a completion; helps closures infer their higher-ranked signature.
+pub(crate) fn completion<F>(f: F) -> Completion
+where
+    F: for<'a, 'b> FnOnce(&'a mut StoreContextMut<'b, ProcessState>) -> Result<Vec<Val>, wasmi::Error>
+        + Send
+        + 'static,
+{
+    Box::new(f)
+}
+
+/// A completion that just returns `values`.
+pub(crate) fn done(values: Vec<Val>) -> Completion {
+    completion(move |_| Ok(values))
+}
+
+/// An operation a host function handed to the driver instead of blocking.
+pub(crate) enum Pending {
+    /// Await the future, then apply its completion.
+    Async(BoxFuture<Completion>),
+    /// Wait for a message whose tag is in `tags` (any if empty) until
+    /// `deadline` (scheduler time); results: kind, or 9027 on timeout.
+    Receive { tags: Vec<i64>, deadline: Option<Duration> },
+    /// Let other processes run, then return `results`.
+    Yield { results: Vec<Val> },
+    /// Call a guest function nested in this host call; its results become the
+    /// host call's results, and a trap inside it becomes `on_trap`.
+    Call { func: Func, params: Vec<Val>, results: usize, on_trap: Vec<Val> },
+}
+
+/// Marker error: "the host function parked a [`Pending`] in the store".
+#[derive(Debug)]
+struct Suspend;
+
+impl std::fmt::Display for Suspend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("process suspended")
+    }
+}
+
+impl wasmi::errors::HostError for Suspend {}
+
+/// Parks `pending` and returns the error that suspends the Wasm call.
+pub(crate) fn suspend(state: &mut ProcessState, pending: Pending) -> wasmi::Error {
+    state.pending = Some(pending);
+    wasmi::Error::host(Suspend)
+}
+
+/// Status returned by waits that time out.
+pub(crate) const TIMEOUT: i32 = 9027;
+
+enum Call {
+    Start(Func, Vec<Val>),
+    Resume(ResumableCallHostTrap, Vec<Val>),
+    Refueled(ResumableCallOutOfFuel),
+    /// Waiting for the nested frame above it to finish.
+    Waiting(ResumableCallHostTrap),
+}
+
+struct Frame {
+    call: Option<Call>,
+    outputs: Vec<Val>,
+    /// Results for the parent if this (nested) frame traps.
+    on_trap: Vec<Val>,
+}
+
+/// Runs `entry` of `instance` to the end and reports how the process ended.
+pub(crate) async fn run(
+    mut store: Store<ProcessState>,
+    instance: Instance,
+    entry: String,
+    params: Vec<Val>,
+) -> (Exit, ProcessState) {
+    let exit = drive(&mut store, instance, &entry, params).await;
+    (exit, store.into_data())
+}
+
+async fn drive(
+    store: &mut Store<ProcessState>,
+    instance: Instance,
+    entry: &str,
+    params: Vec<Val>,
+) -> Exit {
+    let Some(func) = instance.get_func(&*store, entry) else {
+        return Exit::Trapped(format!("Function '{entry}' not found"));
+    };
+    let results = func.ty(&*store).results().len();
+    if let Err(exit) = refuel(store, 0) {
+        return exit;
+    }
+    let mut frames = vec![Frame {
+        call: Some(Call::Start(func, params)),
+        outputs: vec![Val::I32(0); results],
+        on_trap: Vec::new(),
+    }];
+    loop {
+        let frame = frames.last_mut().expect("the root frame is popped only on return");
+        let step = match frame.call.take().expect("a runnable frame") {
+            Call::Start(func, params) => func.call_resumable(&mut *store, &params, &mut frame.outputs),
+            Call::Resume(invocation, inputs) => {
+                invocation.resume(&mut *store, &inputs, &mut frame.outputs)
+            }
+            Call::Refueled(invocation) => invocation.resume(&mut *store, &mut frame.outputs),
+            Call::Waiting(_) => unreachable!("a waiting frame is never on top"),
+        };
+        let trap = match step {
+            Ok(ResumableCall::Finished) => {
+                let done = frames.pop().expect("the frame just run");
+                let Some(parent) = frames.last_mut() else {
+                    return Exit::Returned;
+                };
+                resume_parent(parent, done.outputs);
+                continue;
+            }
+            Ok(ResumableCall::OutOfFuel(invocation)) => {
+                if let Err(exit) = refuel(store, invocation.required_fuel()) {
+                    return exit;
+                }
+                future::yield_now().await;
+                if let Err(exit) = store.data_mut().handle_queued_signals() {
+                    return exit;
+                }
+                frames.last_mut().unwrap().call = Some(Call::Refueled(invocation));
+                continue;
+            }
+            Ok(ResumableCall::HostTrap(invocation)) => {
+                let error = invocation.host_error();
+                if error.downcast_ref::<Suspend>().is_some() {
+                    let pending = store.data_mut().pending.take().expect("a suspend parks work");
+                    match pending {
+                        Pending::Call { func, params, results, on_trap } => {
+                            frames.last_mut().unwrap().call = Some(Call::Waiting(invocation));
+                            frames.push(Frame {
+                                call: Some(Call::Start(func, params)),
+                                outputs: vec![Val::I32(0); results],
+                                on_trap,
+                            });
+                        }
+                        other => match wait(store, other).await {
+                            Ok(Ok(inputs)) => {
+                                frames.last_mut().unwrap().call =
+                                    Some(Call::Resume(invocation, inputs));
+                            }
+                            Ok(Err(trap)) => {
+                                if let Err(exit) =
+                                    unwind_or(&mut frames, crate::errors::one_line(&trap))
+                                {
+                                    return exit;
+                                }
+                            }
+                            Err(exit) => return exit,
+                        },
+                    }
+                    continue;
+                }
+                if let Some(code) = error.i32_exit_status() {
+                    return if code == 0 { Exit::Returned } else { Exit::Exited(code) };
+                }
+                crate::errors::one_line(error)
+            }
+            Err(error) => {
+                if let Some(code) = error.i32_exit_status() {
+                    return if code == 0 { Exit::Returned } else { Exit::Exited(code) };
+                }
+                crate::errors::one_line(&error)
+            }
+        };
+        if let Err(exit) = unwind_or(&mut frames, trap) {
+            return exit;
+        }
+    }
+}
+
+/// A trap inside a nested (catching) frame resumes its parent with the frame's
+/// `on_trap` values; at the root it ends the process.
+fn unwind_or(frames: &mut Vec<Frame>, trap: String) -> Result<(), Exit> {
+    if frames.len() == 1 {
+        return Err(Exit::Trapped(trap));
+    }
+    let caught = frames.pop().expect("nested frame");
+    log::debug!(target: "lunatic::process", "trap caught: {trap}");
+    resume_parent(frames.last_mut().expect("parent frame"), caught.on_trap);
+    Ok(())
+}
+
+fn resume_parent(parent: &mut Frame, inputs: Vec<Val>) {
+    match parent.call.take() {
+        Some(Call::Waiting(invocation)) => parent.call = Some(Call::Resume(invocation, inputs)),
+        _ => unreachable!("only a waiting frame has a nested frame above it"),
+    }
+}
+
+/// Gives the store one more slice of fuel (at least `required`), charging
+/// it against `max_fuel`.
+fn refuel(store: &mut Store<ProcessState>, required: u64) -> Result<(), Exit> {
+    let slice = store.data().runtime.fuel_slice().max(required);
+    let state = store.data_mut();
+    let amount = match &mut state.fuel_left {
+        None => slice,
+        Some(left) => {
+            if *left == 0 || *left < required {
+                return Err(Exit::OutOfFuel);
+            }
+            let amount = slice.min(*left);
+            *left -= amount;
+            amount
+        }
+    };
+    store.set_fuel(amount).expect("fuel metering is always on");
+    Ok(())
+}
+
+/// Awaits a pending operation while handling signals. The outer `Result`
+/// ends the process; the inner one is the host call's result or trap.
+async fn wait(
+    store: &mut Store<ProcessState>,
+    pending: Pending,
+) -> Result<Result<Vec<Val>, wasmi::Error>, Exit> {
+    match pending {
+        Pending::Async(work) => {
+            let mut work = pin!(work);
+            let completion = loop {
+                let state = store.data_mut();
+                let handle = state.handle.clone();
+                let next = future::poll_fn(|cx| {
+                    if let Poll::Ready(done) = work.as_mut().poll(cx) {
+                        return Poll::Ready(Ok(done));
+                    }
+                    handle.poll_signals(cx).map(Err)
+                })
+                .await;
+                match next {
+                    Ok(completion) => break completion,
+                    Err(signals) => state.handle_signals(signals)?,
+                }
+            };
+            store.data_mut().handle_queued_signals()?;
+            Ok(completion(&mut store.as_context_mut()))
+        }
+        Pending::Receive { tags, deadline } => {
+            let scheduler = store.data().runtime.scheduler_arc();
+            let mut timer = deadline.map(|at| scheduler.sleep_until(at));
+            let state = store.data_mut();
+            state.handle_queued_signals()?;
+            loop {
+                if let Some(message) = state.mailbox.take_matching(&tags) {
+                    let kind = message.kind();
+                    state.scratch = Some(message);
+                    return Ok(Ok(vec![Val::I32(kind)]));
+                }
+                let handle = state.handle.clone();
+                let next = future::poll_fn(|cx| {
+                    if let Poll::Ready(signals) = handle.poll_signals(cx) {
+                        return Poll::Ready(Some(signals));
+                    }
+                    match &mut timer {
+                        Some(timer) => timer.as_mut().poll(cx).map(|()| None),
+                        None => Poll::Pending,
+                    }
+                })
+                .await;
+                match next {
+                    Some(signals) => state.handle_signals(signals)?,
+                    None => {
+                        // Deadline reached: one last look at what arrived meanwhile.
+                        state.handle_queued_signals()?;
+                        if let Some(message) = state.mailbox.take_matching(&tags) {
+                            let kind = message.kind();
+                            state.scratch = Some(message);
+                            return Ok(Ok(vec![Val::I32(kind)]));
+                        }
+                        return Ok(Ok(vec![Val::I32(TIMEOUT)]));
+                    }
+                }
+            }
+        }
+        Pending::Yield { results } => {
+            future::yield_now().await;
+            store.data_mut().handle_queued_signals()?;
+            Ok(Ok(results))
+        }
+        Pending::Call { .. } => unreachable!("nested calls are frames, not waits"),
+    }
+}
+
+use wasmi::AsContextMut as _;

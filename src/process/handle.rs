@@ -1,0 +1,138 @@
+//! The shared, addressable side of a process: its signal queue.
+
+use super::Exit;
+use crate::message::Message;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+/// A signal to a process. Signals are queued in order and handled at the
+/// process's next suspension point (host call or fuel slice boundary).
+#[derive(Debug)]
+pub(crate) enum Signal {
+    /// Deliver a message to the mailbox.
+    Message(Message),
+    /// Stop the process as failed.
+    Kill,
+    /// Another process linked to this one with `tag`.
+    Link { from: ProcessHandle, tag: i64 },
+    /// Remove the link to `from`.
+    Unlink { from: u64 },
+    /// A linked process ended.
+    LinkDied { from: u64, tag: i64, failed: bool },
+    /// `from` wants a `ProcessDied` message when this process ends.
+    Monitor { from: ProcessHandle },
+    /// `from` no longer monitors this process.
+    StopMonitoring { from: u64 },
+}
+
+/// A cheap, cloneable reference to a process, used to send it signals.
+#[derive(Clone)]
+pub struct ProcessHandle(Arc<Inner>);
+
+struct Inner {
+    id: u64,
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    signals: VecDeque<Signal>,
+    waker: Option<Waker>,
+    /// Set once the process ended; signals are then answered or dropped.
+    exit: Option<Exit>,
+}
+
+impl std::fmt::Debug for ProcessHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Process({})", self.0.id)
+    }
+}
+
+impl ProcessHandle {
+    pub(crate) fn new(id: u64) -> Self {
+        Self(Arc::new(Inner { id, queue: Mutex::new(Queue::default()) }))
+    }
+
+    /// The process ID (unique within its environment).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// Delivers a message; dropped silently if the process has ended.
+    pub fn send(&self, message: Message) {
+        self.signal(Signal::Message(message));
+    }
+
+    /// Asks the process to stop (as failed) at its next suspension point.
+    pub fn kill(&self) {
+        self.signal(Signal::Kill);
+    }
+
+    /// Queues a signal and wakes the process. Signals to an ended process
+    /// that expect an answer (link, monitor) are answered right away.
+    pub(crate) fn signal(&self, signal: Signal) {
+        let mut queue = self.0.queue.lock().unwrap();
+        if let Some(exit) = &queue.exit {
+            let failed = exit.is_failure();
+            drop(queue);
+            answer_after_death(self.id(), signal, failed, false);
+            return;
+        }
+        queue.signals.push_back(signal);
+        let waker = queue.waker.take();
+        drop(queue);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Takes all queued signals, or registers `cx` to be woken by the next one.
+    pub(crate) fn poll_signals(&self, cx: &mut Context<'_>) -> Poll<VecDeque<Signal>> {
+        let mut queue = self.0.queue.lock().unwrap();
+        if queue.signals.is_empty() {
+            match &queue.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => queue.waker = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        } else {
+            Poll::Ready(std::mem::take(&mut queue.signals))
+        }
+    }
+
+    /// Takes all queued signals without waiting.
+    pub(crate) fn take_signals(&self) -> VecDeque<Signal> {
+        std::mem::take(&mut self.0.queue.lock().unwrap().signals)
+    }
+
+    /// Marks the process as ended and answers the signals it never handled.
+    pub(crate) fn close(&self, exit: &Exit) {
+        let pending = {
+            let mut queue = self.0.queue.lock().unwrap();
+            queue.exit = Some(exit.clone());
+            queue.waker = None;
+            std::mem::take(&mut queue.signals)
+        };
+        for signal in pending {
+            answer_after_death(self.id(), signal, exit.is_failure(), true);
+        }
+    }
+}
+
+/// What a dead process owes the sender of a late signal: a link gets a link
+/// death (Erlang's `noproc`), a monitor registered while the process was still
+/// alive gets its `ProcessDied`. Everything else is dropped.
+fn answer_after_death(id: u64, signal: Signal, failed: bool, was_queued: bool) {
+    match signal {
+        Signal::Link { from, tag } => {
+            // Linking to a process that is gone counts as a failure of the link.
+            let failed = failed || !was_queued;
+            from.signal(Signal::LinkDied { from: id, tag, failed });
+        }
+        Signal::Monitor { from } if was_queued => {
+            from.send(Message::ProcessDied { process_id: id });
+        }
+        _ => {}
+    }
+}

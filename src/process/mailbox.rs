@@ -1,0 +1,58 @@
+//! The local mailbox with selective receive.
+
+use crate::message::Message;
+use std::collections::VecDeque;
+
+/// Messages delivered to a process, in arrival order.
+#[derive(Debug, Default)]
+pub(crate) struct Mailbox {
+    queue: VecDeque<Message>,
+}
+
+impl Mailbox {
+    pub(crate) fn push(&mut self, message: Message) {
+        self.queue.push_back(message);
+    }
+
+    /// Removes the first message whose tag is in `tags` (any message when
+    /// `tags` is empty). Untagged messages never match a filter.
+    pub(crate) fn take_matching(&mut self, tags: &[i64]) -> Option<Message> {
+        if tags.is_empty() {
+            return self.queue.pop_front();
+        }
+        let index = self.queue.iter().position(|m| {
+            let tag = m.tag();
+            tag != 0 && tags.contains(&tag)
+        })?;
+        self.queue.remove(index)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::DataMessage;
+
+    fn data(tag: i64) -> Message {
+        Message::Data(DataMessage::new(tag, 0))
+    }
+
+    #[test]
+    fn selective_receive_keeps_order() {
+        let mut mb = Mailbox::default();
+        mb.push(data(0));
+        mb.push(data(5));
+        mb.push(data(7));
+        mb.push(data(5));
+        assert!(mb.take_matching(&[0]).is_none(), "tag 0 never matches a filter");
+        assert_eq!(mb.take_matching(&[7, 5]).unwrap().tag(), 5);
+        assert_eq!(mb.take_matching(&[7]).unwrap().tag(), 7);
+        assert_eq!(mb.take_matching(&[]).unwrap().tag(), 0);
+        assert_eq!(mb.take_matching(&[]).unwrap().tag(), 5);
+        assert_eq!(mb.len(), 0);
+    }
+}

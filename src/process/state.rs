@@ -1,0 +1,161 @@
+//! The data inside a process's store.
+
+use super::mailbox::Mailbox;
+use super::{Exit, ProcessConfig, ProcessHandle, Signal, Stdio};
+use crate::api::Resources;
+use crate::engine::Runtime;
+use crate::environment::Environment;
+use crate::message::Message;
+use crate::module::ModuleHandle;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One end of a link: the other process and the tag stored on this side.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    pub(crate) tag: i64,
+    pub(crate) handle: ProcessHandle,
+}
+
+/// Everything a process owns besides its Wasm instance.
+pub(crate) struct ProcessState {
+    pub(crate) runtime: Runtime,
+    pub(crate) env: Arc<Environment>,
+    pub(crate) handle: ProcessHandle,
+    pub(crate) module: ModuleHandle,
+    pub(crate) config: Arc<ProcessConfig>,
+    pub(crate) limits: wasmi::StoreLimits,
+    pub(crate) instance: Option<wasmi::Instance>,
+    pub(crate) memory: Option<wasmi::Memory>,
+    /// False while the start section runs: spawning is refused then.
+    pub(crate) initialized: bool,
+    /// Fuel left under `max_fuel`, if limited.
+    pub(crate) fuel_left: Option<u64>,
+    pub(crate) resources: Resources,
+    /// The one message being built or inspected.
+    pub(crate) scratch: Option<Message>,
+    pub(crate) mailbox: Mailbox,
+    pub(crate) links: HashMap<u64, Link>,
+    /// Processes to tell when this one ends.
+    pub(crate) monitors: HashMap<u64, ProcessHandle>,
+    pub(crate) die_when_link_dies: bool,
+    /// Set by a host function that suspends; taken by the driver.
+    pub(crate) pending: Option<super::Pending>,
+    pub(crate) wasi: crate::wasi::WasiCtx,
+    pub(crate) stdio: Arc<dyn Stdio>,
+}
+
+impl ProcessState {
+    pub(crate) fn new(
+        runtime: &Runtime,
+        env: &Arc<Environment>,
+        handle: ProcessHandle,
+        module: ModuleHandle,
+        config: Arc<ProcessConfig>,
+        stdio: Arc<dyn Stdio>,
+    ) -> anyhow::Result<Self> {
+        let wasi = crate::wasi::WasiCtx::new(&config)?;
+        Ok(Self {
+            runtime: runtime.clone(),
+            env: env.clone(),
+            handle,
+            module,
+            limits: super::config::store_limits(config.max_memory),
+            fuel_left: config.fuel_budget(),
+            config,
+            instance: None,
+            memory: None,
+            initialized: false,
+            resources: Resources::default(),
+            scratch: None,
+            mailbox: Mailbox::default(),
+            links: HashMap::new(),
+            monitors: HashMap::new(),
+            die_when_link_dies: true,
+            pending: None,
+            wasi,
+            stdio,
+        })
+    }
+
+    /// This process's ID.
+    pub(crate) fn id(&self) -> u64 {
+        self.handle.id()
+    }
+
+    /// Applies queued signals in order. Returns the exit reason if one of
+    /// them ends the process.
+    pub(crate) fn handle_signals(
+        &mut self,
+        signals: impl IntoIterator<Item = Signal>,
+    ) -> Result<(), Exit> {
+        for signal in signals {
+            match signal {
+                Signal::Message(message) => self.mailbox.push(message),
+                Signal::Kill => return Err(Exit::Killed),
+                Signal::Link { from, tag } => {
+                    self.links.insert(from.id(), Link { tag, handle: from });
+                }
+                Signal::Unlink { from } => {
+                    self.links.remove(&from);
+                }
+                Signal::LinkDied { from, tag, failed } => {
+                    self.links.remove(&from);
+                    if failed {
+                        if self.die_when_link_dies {
+                            return Err(Exit::LinkFailed);
+                        }
+                        self.mailbox.push(Message::LinkDied { tag });
+                    }
+                }
+                Signal::Monitor { from } => {
+                    self.monitors.insert(from.id(), from);
+                }
+                Signal::StopMonitoring { from } => {
+                    self.monitors.remove(&from);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies whatever signals are queued right now.
+    pub(crate) fn handle_queued_signals(&mut self) -> Result<(), Exit> {
+        let signals = self.handle.take_signals();
+        self.handle_signals(signals)
+    }
+
+    /// Unregisters the process and tells links and monitors how it ended.
+    pub(crate) fn finish(mut self, env: &Environment, handle: &ProcessHandle, exit: &Exit) {
+        env.remove(handle.id());
+        handle.close(exit);
+        let failed = exit.is_failure();
+        if failed {
+            log_failure(env, handle.id(), exit, self.links.len());
+        }
+        for (_, link) in self.links.drain() {
+            link.handle.signal(Signal::LinkDied { from: handle.id(), tag: link.tag, failed });
+        }
+        for (_, monitor) in self.monitors.drain() {
+            monitor.send(Message::ProcessDied { process_id: handle.id() });
+        }
+        // Resources (sockets, modules, messages) are released with `self`.
+        self.resources = Resources::default();
+    }
+}
+
+fn log_failure(env: &Environment, id: u64, exit: &Exit, links: usize) {
+    let names: Vec<String> = env
+        .registry()
+        .iter()
+        .filter(|(_, &(node, pid))| node == 0 && pid == id)
+        .map(|(name, _)| format!("'{}'", name.rsplit('/').next().unwrap_or(name)))
+        .collect();
+    let who = if names.is_empty() { id.to_string() } else { names.join(" / ") };
+    let verb = match exit {
+        Exit::Killed | Exit::LinkFailed => "was killed",
+        _ => "failed",
+    };
+    log::warn!(target: "lunatic::process", "Process {who} {verb}, notifying: {links} links");
+    log::debug!(target: "lunatic::process", "Process {who} ended: {exit:?}");
+}

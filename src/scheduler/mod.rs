@@ -1,0 +1,44 @@
+//! The scheduler seam: where process tasks run and where time comes from.
+//!
+//! Processes are `Send` futures. A [`Scheduler`] runs them and is the only
+//! source of time (and, later, of scheduling decisions) the runtime consults,
+//! so the same process code runs on the multi-threaded executor and on a
+//! deterministic one with virtual time.
+
+mod threaded;
+
+pub use threaded::Threaded;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Runs process tasks and tells the time.
+pub trait Scheduler: Send + Sync + 'static {
+    /// Starts a task; it runs until it completes or the scheduler stops.
+    fn spawn(&self, task: BoxFuture<()>);
+
+    /// Monotonic time since the scheduler started.
+    fn now(&self) -> Duration;
+
+    /// Completes once [`Scheduler::now`] has reached `deadline`.
+    fn sleep_until(&self, deadline: Duration) -> BoxFuture<()>;
+
+    /// Wall-clock time since the Unix epoch (WASI's realtime clock).
+    fn wall_clock(&self) -> Duration;
+
+    /// Fills `buf` with random bytes (WASI `random_get`).
+    fn fill_random(&self, buf: &mut [u8]) -> std::io::Result<()>;
+
+    /// Runs `main` to completion on the calling thread while the scheduler's
+    /// tasks run, and returns its output.
+    fn block_on(&self, main: BoxFuture<i32>) -> i32;
+}
+
+/// Convenience: a sleep of `duration` from now.
+pub fn sleep(scheduler: &dyn Scheduler, duration: Duration) -> BoxFuture<()> {
+    scheduler.sleep_until(scheduler.now().saturating_add(duration))
+}
