@@ -75,7 +75,7 @@ pub fn main() -> i32 {
                 args: program_args,
                 dirs: args.dirs,
                 threads: args.threads,
-                runtime: RuntimeOptions { fuel_slice: args.fuel_slice.max(1) },
+                runtime: RuntimeOptions { fuel_slice: args.fuel_slice.max(1), ..RuntimeOptions::default() },
             })
         }
     };

@@ -17,11 +17,17 @@ pub const DEFAULT_FUEL_SLICE: u64 = 100_000;
 pub struct RuntimeOptions {
     /// Fuel a process runs before it yields to others.
     pub fuel_slice: u64,
+    /// How long a process waits in `receive` before its untouched memory
+    /// pages are given back to the OS (`None`: never; zero: at once).
+    pub compact_idle_after: Option<std::time::Duration>,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        Self { fuel_slice: DEFAULT_FUEL_SLICE }
+        Self {
+            fuel_slice: DEFAULT_FUEL_SLICE,
+            compact_idle_after: Some(std::time::Duration::from_millis(10)),
+        }
     }
 }
 
@@ -150,6 +156,11 @@ impl Runtime {
     /// Fuel per preemption slice.
     pub fn fuel_slice(&self) -> u64 {
         self.0.options.fuel_slice
+    }
+
+    /// See [`RuntimeOptions::compact_idle_after`].
+    pub fn compact_idle_after(&self) -> Option<std::time::Duration> {
+        self.0.options.compact_idle_after
     }
 
     /// Names of all host functions, as `(module, name)`.

@@ -10,7 +10,7 @@
 //! let status = run(RunOptions::new("hello.wasm")).expect("hello.wasm runs");
 //! std::process::exit(status);
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod api;
@@ -20,6 +20,7 @@ mod environment;
 mod errors;
 mod message;
 mod module;
+mod os;
 mod process;
 mod runner;
 mod scheduler;
@@ -36,4 +37,4 @@ pub use process::{
     FUEL_UNIT,
 };
 pub use runner::{run, RunOptions};
-pub use scheduler::{BoxFuture, Scheduler, Threaded};
+pub use scheduler::{BoxFuture, Deterministic, Scheduler, Threaded};

@@ -10,7 +10,7 @@
 //! so they can suspend like the outer call.
 
 use super::{Exit, ProcessState};
-use crate::scheduler::BoxFuture;
+use crate::scheduler::{self, BoxFuture};
 use futures_lite::future;
 use std::future::Future;
 use std::pin::pin;
@@ -217,10 +217,35 @@ fn resume_parent(parent: &mut Frame, inputs: Vec<Val>) {
     }
 }
 
+/// Why a waiting receive woke up.
+enum Wake {
+    Signals(std::collections::VecDeque<super::Signal>),
+    Deadline,
+    Idle,
+}
+
+/// Puts a received message in the scratch slot; the host call returns its kind.
+fn deliver(state: &mut ProcessState, message: crate::message::Message) -> Vec<Val> {
+    let kind = message.kind();
+    state.scratch = Some(message);
+    vec![Val::I32(kind)]
+}
+
+/// Gives the untouched (all-zero) pages of a parked process's linear memory
+/// back to the OS; done once per process, when it first idles.
+fn compact_memory(store: &mut Store<ProcessState>) {
+    store.data_mut().memory_compacted = true;
+    if let Some(memory) = store.data().memory {
+        let released = crate::os::release_zero_pages(memory.data_mut(&mut *store));
+        log::trace!(target: "lunatic::process", "released {released} bytes of zero pages");
+    }
+}
+
 /// Gives the store one more slice of fuel (at least `required`), charging
 /// it against `max_fuel`.
 fn refuel(store: &mut Store<ProcessState>, required: u64) -> Result<(), Exit> {
-    let slice = store.data().runtime.fuel_slice().max(required);
+    let runtime = &store.data().runtime;
+    let slice = runtime.scheduler().next_slice(runtime.fuel_slice()).max(required);
     let state = store.data_mut();
     let amount = match &mut state.fuel_left {
         None => slice,
@@ -265,38 +290,52 @@ async fn wait(
             Ok(completion(&mut store.as_context_mut()))
         }
         Pending::Receive { tags, deadline } => {
-            let scheduler = store.data().runtime.scheduler_arc();
+            let runtime = store.data().runtime.clone();
+            let scheduler = runtime.scheduler_arc();
             let mut timer = deadline.map(|at| scheduler.sleep_until(at));
-            let state = store.data_mut();
-            state.handle_queued_signals()?;
+            let mut compact = None;
+            store.data_mut().handle_queued_signals()?;
             loop {
+                let state = store.data_mut();
                 if let Some(message) = state.mailbox.take_matching(&tags) {
-                    let kind = message.kind();
-                    state.scratch = Some(message);
-                    return Ok(Ok(vec![Val::I32(kind)]));
+                    return Ok(Ok(deliver(state, message)));
                 }
-                let handle = state.handle.clone();
+                if !state.memory_compacted && compact.is_none() {
+                    match runtime.compact_idle_after() {
+                        Some(Duration::ZERO) => compact_memory(store),
+                        Some(delay) => compact = Some(scheduler::sleep(&*scheduler, delay)),
+                        None => {}
+                    }
+                }
+                let handle = store.data().handle.clone();
                 let next = future::poll_fn(|cx| {
                     if let Poll::Ready(signals) = handle.poll_signals(cx) {
-                        return Poll::Ready(Some(signals));
+                        return Poll::Ready(Wake::Signals(signals));
                     }
-                    match &mut timer {
-                        Some(timer) => timer.as_mut().poll(cx).map(|()| None),
-                        None => Poll::Pending,
+                    if let Some(timer) = &mut timer {
+                        if timer.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Wake::Deadline);
+                        }
                     }
+                    if let Some(idle) = &mut compact {
+                        if idle.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Wake::Idle);
+                        }
+                    }
+                    Poll::Pending
                 })
                 .await;
                 match next {
-                    Some(signals) => state.handle_signals(signals)?,
-                    None => {
-                        // Deadline reached: one last look at what arrived meanwhile.
+                    Wake::Signals(signals) => store.data_mut().handle_signals(signals)?,
+                    Wake::Idle => compact_memory(store),
+                    Wake::Deadline => {
+                        // One last look at what arrived meanwhile.
+                        let state = store.data_mut();
                         state.handle_queued_signals()?;
-                        if let Some(message) = state.mailbox.take_matching(&tags) {
-                            let kind = message.kind();
-                            state.scratch = Some(message);
-                            return Ok(Ok(vec![Val::I32(kind)]));
-                        }
-                        return Ok(Ok(vec![Val::I32(TIMEOUT)]));
+                        return Ok(Ok(match state.mailbox.take_matching(&tags) {
+                            Some(message) => deliver(state, message),
+                            None => vec![Val::I32(TIMEOUT)],
+                        }));
                     }
                 }
             }

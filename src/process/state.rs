@@ -39,6 +39,8 @@ pub(crate) struct ProcessState {
     /// Processes to tell when this one ends.
     pub(crate) monitors: HashMap<u64, ProcessHandle>,
     pub(crate) die_when_link_dies: bool,
+    /// Whether idle zero pages of linear memory were already given back.
+    pub(crate) memory_compacted: bool,
     /// Set by a host function that suspends; taken by the driver.
     pub(crate) pending: Option<super::Pending>,
     pub(crate) wasi: crate::wasi::WasiCtx,
@@ -72,6 +74,7 @@ impl ProcessState {
             links: HashMap::new(),
             monitors: HashMap::new(),
             die_when_link_dies: true,
+            memory_compacted: false,
             pending: None,
             wasi,
             stdio,

@@ -5,8 +5,10 @@
 //! so the same process code runs on the multi-threaded executor and on a
 //! deterministic one with virtual time.
 
+mod deterministic;
 mod threaded;
 
+pub use deterministic::Deterministic;
 pub use threaded::Threaded;
 
 use std::future::Future;
@@ -33,6 +35,17 @@ pub trait Scheduler: Send + Sync + 'static {
     /// Fills `buf` with random bytes (WASI `random_get`).
     fn fill_random(&self, buf: &mut [u8]) -> std::io::Result<()>;
 
+    /// Fuel for the next preemption slice, given the configured size.
+    fn next_slice(&self, base: u64) -> u64 {
+        base
+    }
+
+    /// Whether blocking work (file I/O) runs inline instead of on the
+    /// blocking pool, so its completion order is part of the schedule.
+    fn inline_blocking(&self) -> bool {
+        false
+    }
+
     /// Runs `main` to completion on the calling thread while the scheduler's
     /// tasks run, and returns its output.
     fn block_on(&self, main: BoxFuture<i32>) -> i32;
@@ -41,4 +54,18 @@ pub trait Scheduler: Send + Sync + 'static {
 /// Convenience: a sleep of `duration` from now.
 pub fn sleep(scheduler: &dyn Scheduler, duration: Duration) -> BoxFuture<()> {
     scheduler.sleep_until(scheduler.now().saturating_add(duration))
+}
+
+/// Runs blocking work off the executor threads (inline on a deterministic
+/// scheduler, where the completion order must not depend on other threads).
+pub async fn unblock<T, F>(scheduler: &dyn Scheduler, work: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    if scheduler.inline_blocking() {
+        work()
+    } else {
+        blocking::unblock(work).await
+    }
 }
