@@ -6,20 +6,48 @@
 use crate::errors::{bail_trap, trap};
 use crate::process::ProcessState;
 use std::collections::HashMap;
-use wasmi::{Error, StoreContextMut};
+use wasmi::{Caller, Error, Extern, StoreContextMut};
+
+/// Something that can lend a process's linear memory and state together:
+/// `&mut Caller` in host functions, `&mut StoreContextMut` in completions.
+pub(crate) trait MemoryAccess<'a> {
+    /// Both borrows at once; traps if the module exports no `memory`.
+    fn memory_and_state(self) -> Result<(&'a mut [u8], &'a mut ProcessState), Error>;
+}
+
+impl<'a> MemoryAccess<'a> for &'a mut Caller<'_, ProcessState> {
+    fn memory_and_state(self) -> Result<(&'a mut [u8], &'a mut ProcessState), Error> {
+        if self.data().memory.is_none() {
+            // During the start section the instance is not yet recorded in
+            // the state, but its exports are already reachable.
+            if let Some(Extern::Memory(memory)) = self.get_export("memory") {
+                self.data_mut().memory = Some(memory);
+            }
+        }
+        StoreContextMut::from(self).memory_and_state()
+    }
+}
+
+impl<'a> MemoryAccess<'a> for &'a mut StoreContextMut<'_, ProcessState> {
+    fn memory_and_state(self) -> Result<(&'a mut [u8], &'a mut ProcessState), Error> {
+        StoreContextMut::from(self).memory_and_state()
+    }
+}
+
+impl<'a> MemoryAccess<'a> for StoreContextMut<'a, ProcessState> {
+    fn memory_and_state(self) -> Result<(&'a mut [u8], &'a mut ProcessState), Error> {
+        let Some(memory) = self.data().memory else {
+            bail_trap!("the module exports no memory named `memory`");
+        };
+        Ok(memory.data_and_store_mut(self))
+    }
+}
 
 /// The calling process's memory and state, borrowed together.
-///
-/// Takes `&mut Caller` in host functions or `&mut StoreContextMut` in
-/// completions.
 pub(crate) fn memory_and_state<'a>(
-    ctx: impl Into<StoreContextMut<'a, ProcessState>>,
+    ctx: impl MemoryAccess<'a>,
 ) -> Result<(&'a mut [u8], &'a mut ProcessState), Error> {
-    let ctx: StoreContextMut<'a, ProcessState> = ctx.into();
-    let Some(memory) = ctx.data().memory else {
-        bail_trap!("the module exports no memory named `memory`");
-    };
-    Ok(memory.data_and_store_mut(ctx))
+    ctx.memory_and_state()
 }
 
 /// Checks that `ptr..ptr+len` lies inside memory, in 32-bit arithmetic.

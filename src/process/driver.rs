@@ -319,6 +319,8 @@ async fn wait(
                     }
                     if let Some(idle) = &mut compact {
                         if idle.as_mut().poll(cx).is_ready() {
+                            // A finished future must not be polled again.
+                            compact = None;
                             return Poll::Ready(Wake::Idle);
                         }
                     }

@@ -1,0 +1,79 @@
+;;! # Config IDs start at 0 and are never reused; a new config denies everything,
+;;! # has max_memory 4294967295 and no fuel limit (0).
+;;! stdout: first config: 0
+;;! stdout: second config: 1
+;;! stdout: max_memory: 4294967295
+;;! stdout: max_fuel: 0
+;;! stdout: can_spawn_processes: 0
+;;! stdout: after set: 1
+;;! stdout: after drop, next config: 2
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "lunatic::process" "create_config" (func $create_config (result i64)))
+  (import "lunatic::process" "drop_config" (func $drop_config (param i64)))
+  (import "lunatic::process" "config_get_max_memory" (func $config_get_max_memory (param i64) (result i64)))
+  (import "lunatic::process" "config_get_max_fuel" (func $config_get_max_fuel (param i64) (result i64)))
+  (import "lunatic::process" "config_can_spawn_processes" (func $config_can_spawn_processes (param i64) (result i32)))
+  (import "lunatic::process" "config_set_can_spawn_processes" (func $config_set_can_spawn_processes (param i64 i32)))
+  (memory (export "memory") 1)
+
+  ;; ---- output helpers (memory 0..64 is reserved for them) ----
+  ;; $write(ptr, len): fd_write to stdout through the iovec at 0
+  (func $write (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  ;; $puts(s): write a NUL-terminated string
+  (func $puts (param $s i32)
+    (local $e i32)
+    (local.set $e (local.get $s))
+    (block $done
+      (loop $scan
+        (br_if $done (i32.eqz (i32.load8_u (local.get $e))))
+        (local.set $e (i32.add (local.get $e) (i32.const 1)))
+        (br $scan)))
+    (call $write (local.get $s) (i32.sub (local.get $e) (local.get $s))))
+  ;; $print_i64(n): signed decimal, digits built downwards from 48
+  (func $print_i64 (param $n i64)
+    (local $p i32)
+    (if (i64.lt_s (local.get $n) (i64.const 0))
+      (then
+        (call $write (i32.const 48) (i32.const 1))
+        (local.set $n (i64.sub (i64.const 0) (local.get $n)))))
+    (local.set $p (i32.const 48))
+    (loop $digit
+      (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+      (i64.store8 (local.get $p)
+        (i64.add (i64.const 48) (i64.rem_u (local.get $n) (i64.const 10))))
+      (local.set $n (i64.div_u (local.get $n) (i64.const 10)))
+      (br_if $digit (i64.ne (local.get $n) (i64.const 0))))
+    (call $write (local.get $p) (i32.sub (i32.const 48) (local.get $p))))
+  ;; $say(label, n): "<label><n>\n"
+  (func $say (param $label i32) (param $n i64)
+    (call $puts (local.get $label))
+    (call $print_i64 (local.get $n))
+    (call $write (i32.const 49) (i32.const 1)))
+  (data (i32.const 48) "-\n")
+  (data (i32.const 256) "first config: \00")
+  (data (i32.const 271) "second config: \00")
+  (data (i32.const 287) "max_memory: \00")
+  (data (i32.const 300) "max_fuel: \00")
+  (data (i32.const 311) "can_spawn_processes: \00")
+  (data (i32.const 333) "after set: \00")
+  (data (i32.const 345) "after drop, next config: \00")
+  (func (export "_start")
+    (local $a i64)
+    (local $b i64)
+    (local.set $a (call $create_config))
+    (local.set $b (call $create_config))
+    (call $say (i32.const 256) (local.get $a))
+    (call $say (i32.const 271) (local.get $b))
+    (call $say (i32.const 287) (call $config_get_max_memory (local.get $a)))
+    (call $say (i32.const 300) (call $config_get_max_fuel (local.get $a)))
+    (call $say (i32.const 311) (i64.extend_i32_s (call $config_can_spawn_processes (local.get $a))))
+    (call $config_set_can_spawn_processes (local.get $a) (i32.const 1))
+    (call $say (i32.const 333) (i64.extend_i32_s (call $config_can_spawn_processes (local.get $a))))
+    (call $drop_config (local.get $a))
+    (call $drop_config (local.get $b))
+    (call $say (i32.const 345) (call $create_config)))
+)

@@ -1,0 +1,71 @@
+;;! # Spawning a function that does not exist succeeds (status 0, ID 2); the child
+;;! # then fails at once, which the linked parent sees as a link-died message
+;;! # (kind 1) carrying the link tag, because it called die_when_link_dies(0).
+;;! stdout: spawn status: 0
+;;! stdout: child id: 2
+;;! stdout: receive: 1
+;;! stdout: tag: 42
+;;! stdout: exists: 0
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "lunatic::process" "spawn" (func $spawn (param i64 i64 i64 i32 i32 i32 i32 i32) (result i32)))
+  (import "lunatic::process" "die_when_link_dies" (func $die_when_link_dies (param i32)))
+  (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (import "lunatic::message" "get_tag" (func $get_tag (result i64)))
+  (import "lunatic::process" "exists" (func $exists (param i64) (result i32)))
+  (memory (export "memory") 1)
+
+  ;; ---- output helpers (memory 0..64 is reserved for them) ----
+  ;; $write(ptr, len): fd_write to stdout through the iovec at 0
+  (func $write (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  ;; $puts(s): write a NUL-terminated string
+  (func $puts (param $s i32)
+    (local $e i32)
+    (local.set $e (local.get $s))
+    (block $done
+      (loop $scan
+        (br_if $done (i32.eqz (i32.load8_u (local.get $e))))
+        (local.set $e (i32.add (local.get $e) (i32.const 1)))
+        (br $scan)))
+    (call $write (local.get $s) (i32.sub (local.get $e) (local.get $s))))
+  ;; $print_i64(n): signed decimal, digits built downwards from 48
+  (func $print_i64 (param $n i64)
+    (local $p i32)
+    (if (i64.lt_s (local.get $n) (i64.const 0))
+      (then
+        (call $write (i32.const 48) (i32.const 1))
+        (local.set $n (i64.sub (i64.const 0) (local.get $n)))))
+    (local.set $p (i32.const 48))
+    (loop $digit
+      (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+      (i64.store8 (local.get $p)
+        (i64.add (i64.const 48) (i64.rem_u (local.get $n) (i64.const 10))))
+      (local.set $n (i64.div_u (local.get $n) (i64.const 10)))
+      (br_if $digit (i64.ne (local.get $n) (i64.const 0))))
+    (call $write (local.get $p) (i32.sub (i32.const 48) (local.get $p))))
+  ;; $say(label, n): "<label><n>\n"
+  (func $say (param $label i32) (param $n i64)
+    (call $puts (local.get $label))
+    (call $print_i64 (local.get $n))
+    (call $write (i32.const 49) (i32.const 1)))
+  (data (i32.const 48) "-\n")
+  (data (i32.const 256) "spawn status: \00")
+  (data (i32.const 271) "child id: \00")
+  (data (i32.const 282) "receive: \00")
+  (data (i32.const 292) "tag: \00")
+  (data (i32.const 298) "exists: \00")
+  (data (i32.const 600) "does_not_exist")
+  (func (export "_start")
+    (call $die_when_link_dies (i32.const 0))
+    (call $say (i32.const 256)
+      (i64.extend_i32_u (call $spawn (i64.const 42) (i64.const -1) (i64.const -1)
+        (i32.const 600) (i32.const 14) (i32.const 0) (i32.const 0) (i32.const 1024))))
+    (call $say (i32.const 271) (i64.load (i32.const 1024)))
+    (call $say (i32.const 282)
+      (i64.extend_i32_u (call $receive (i32.const 0) (i32.const 0) (i64.const -1))))
+    (call $say (i32.const 292) (call $get_tag))
+    (call $say (i32.const 298) (i64.extend_i32_u (call $exists (i64.load (i32.const 1024))))))
+)
