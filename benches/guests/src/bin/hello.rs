@@ -1,0 +1,4 @@
+//! Cold start: the smallest useful program.
+fn main() {
+    println!("Hello, world!");
+}
