@@ -24,6 +24,7 @@ mod os;
 mod process;
 mod runner;
 mod scheduler;
+mod test_mode;
 mod wasi;
 
 pub use cli::main;
