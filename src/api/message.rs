@@ -117,11 +117,12 @@ fn send_receive_skip_search(
     timeout_ms: i64,
 ) -> Result<i32, Error> {
     let state = caller.data_mut();
+    // Only messages arriving after the request are examined; the reply
+    // cannot be among those already in the mailbox.
+    let skip = state.mailbox.len();
     send(state, pid)?;
-    // Looking at already queued messages too is equivalent for fresh reply
-    // tags and cannot miss a reply that raced ahead (abi.md §3.2).
     let deadline = guest::deadline(state, timeout_ms);
-    Err(suspend(state, Pending::Receive { tags: vec![wait_on_tag], deadline }))
+    Err(suspend(state, Pending::Receive { tags: vec![wait_on_tag], deadline, skip }))
 }
 
 fn receive(
@@ -143,5 +144,5 @@ fn receive(
             .collect()
     };
     let deadline = guest::deadline(state, timeout_ms);
-    Err(suspend(state, Pending::Receive { tags, deadline }))
+    Err(suspend(state, Pending::Receive { tags, deadline, skip: 0 }))
 }

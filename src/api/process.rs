@@ -180,13 +180,15 @@ fn spawn_from_guest(
         stdio: state.stdio.clone().for_child(),
         on_exit: None,
     };
-    let spawned = process::spawn(&state.runtime, &state.env, options);
-    if let Ok(child) = &spawned {
+    let spawned = process::prepare(&state.runtime, &state.env, options).map(|(child, task)| {
+        // The child starts when this process next suspends (see `spawned`).
+        state.spawned.push(task);
         if link != 0 {
             // The parent's side of a spawn link carries no tag.
             state.links.insert(child.id(), Link { tag: 0, handle: child.clone() });
         }
-    }
+        child
+    });
     Ok(spawned)
 }
 

@@ -46,8 +46,9 @@ pub(crate) enum Pending {
     /// Await the future, then apply its completion.
     Async(BoxFuture<Completion>),
     /// Wait for a message whose tag is in `tags` (any if empty) until
-    /// `deadline` (scheduler time); results: kind, or 9027 on timeout.
-    Receive { tags: Vec<i64>, deadline: Option<Duration> },
+    /// `deadline` (scheduler time), ignoring the first `skip` messages of the
+    /// mailbox; results: kind, or 9027 on timeout.
+    Receive { tags: Vec<i64>, deadline: Option<Duration>, skip: usize },
     /// Let other processes run, then return `results`.
     Yield { results: Vec<Val> },
     /// Call a guest function nested in this host call; its results become the
@@ -99,7 +100,9 @@ pub(crate) async fn run(
     params: Vec<Val>,
 ) -> (Exit, ProcessState) {
     let exit = drive(&mut store, instance, &entry, params).await;
-    (exit, store.into_data())
+    let mut state = store.into_data();
+    state.start_spawned();
+    (exit, state)
 }
 
 async fn drive(
@@ -112,6 +115,11 @@ async fn drive(
         return Exit::Trapped(format!("Function '{entry}' not found"));
     };
     let results = func.ty(&*store).results().len();
+    // Signals that arrived before the first run (a kill right after spawn)
+    // take effect before any guest code runs.
+    if let Err(exit) = store.data_mut().handle_queued_signals() {
+        return exit;
+    }
     if let Err(exit) = refuel(store, 0) {
         return exit;
     }
@@ -143,6 +151,7 @@ async fn drive(
                 if let Err(exit) = refuel(store, invocation.required_fuel()) {
                     return exit;
                 }
+                store.data_mut().start_spawned();
                 future::yield_now().await;
                 if let Err(exit) = store.data_mut().handle_queued_signals() {
                     return exit;
@@ -268,6 +277,7 @@ async fn wait(
     store: &mut Store<ProcessState>,
     pending: Pending,
 ) -> Result<Result<Vec<Val>, wasmi::Error>, Exit> {
+    store.data_mut().start_spawned();
     match pending {
         Pending::Async(work) => {
             let mut work = pin!(work);
@@ -289,7 +299,7 @@ async fn wait(
             store.data_mut().handle_queued_signals()?;
             Ok(completion(&mut store.as_context_mut()))
         }
-        Pending::Receive { tags, deadline } => {
+        Pending::Receive { tags, deadline, mut skip } => {
             let runtime = store.data().runtime.clone();
             let scheduler = runtime.scheduler_arc();
             let mut timer = deadline.map(|at| scheduler.sleep_until(at));
@@ -297,9 +307,10 @@ async fn wait(
             store.data_mut().handle_queued_signals()?;
             loop {
                 let state = store.data_mut();
-                if let Some(message) = state.mailbox.take_matching(&tags) {
+                if let Some(message) = state.mailbox.take_matching_from(&tags, skip) {
                     return Ok(Ok(deliver(state, message)));
                 }
+                skip = state.mailbox.len();
                 if !state.memory_compacted && compact.is_none() {
                     match runtime.compact_idle_after() {
                         Some(Duration::ZERO) => compact_memory(store),
@@ -334,7 +345,7 @@ async fn wait(
                         // One last look at what arrived meanwhile.
                         let state = store.data_mut();
                         state.handle_queued_signals()?;
-                        return Ok(Ok(match state.mailbox.take_matching(&tags) {
+                        return Ok(Ok(match state.mailbox.take_matching_from(&tags, skip) {
                             Some(message) => deliver(state, message),
                             None => vec![Val::I32(TIMEOUT)],
                         }));

@@ -17,13 +17,21 @@ impl Mailbox {
     /// Removes the first message whose tag is in `tags` (any message when
     /// `tags` is empty). Untagged messages never match a filter.
     pub(crate) fn take_matching(&mut self, tags: &[i64]) -> Option<Message> {
-        if tags.is_empty() {
-            return self.queue.pop_front();
-        }
-        let index = self.queue.iter().position(|m| {
-            let tag = m.tag();
-            tag != 0 && tags.contains(&tag)
-        })?;
+        self.take_matching_from(tags, 0)
+    }
+
+    /// Like [`Mailbox::take_matching`], looking only at messages from
+    /// position `skip` on: a waiting receive need not re-examine messages
+    /// it already rejected, which keeps a flooded mailbox linear.
+    pub(crate) fn take_matching_from(&mut self, tags: &[i64], skip: usize) -> Option<Message> {
+        let index = if tags.is_empty() {
+            skip
+        } else {
+            skip + self.queue.iter().skip(skip).position(|m| {
+                let tag = m.tag();
+                tag != 0 && tags.contains(&tag)
+            })?
+        };
         self.queue.remove(index)
     }
 
@@ -54,5 +62,17 @@ mod tests {
         assert_eq!(mb.take_matching(&[]).unwrap().tag(), 0);
         assert_eq!(mb.take_matching(&[]).unwrap().tag(), 5);
         assert_eq!(mb.len(), 0);
+    }
+
+    #[test]
+    fn skipped_messages_are_not_examined() {
+        let mut mb = Mailbox::default();
+        mb.push(data(5));
+        mb.push(data(6));
+        mb.push(data(5));
+        assert!(mb.take_matching_from(&[5], 3).is_none());
+        assert_eq!(mb.take_matching_from(&[5], 1).unwrap().tag(), 5);
+        assert_eq!(mb.len(), 2);
+        assert_eq!(mb.take_matching_from(&[], 1).unwrap().tag(), 6);
     }
 }

@@ -95,6 +95,18 @@ pub fn spawn(
     env: &Arc<Environment>,
     options: SpawnOptions,
 ) -> anyhow::Result<ProcessHandle> {
+    let (handle, task) = prepare(runtime, env, options)?;
+    runtime.scheduler().spawn(task);
+    Ok(handle)
+}
+
+/// Instantiates and registers a process and returns the task that runs it,
+/// for the caller to start when it sees fit.
+pub(crate) fn prepare(
+    runtime: &Runtime,
+    env: &Arc<Environment>,
+    options: SpawnOptions,
+) -> anyhow::Result<(ProcessHandle, crate::scheduler::BoxFuture<()>)> {
     let id = env.next_process_id();
     let handle = ProcessHandle::new(id);
     let SpawnOptions { module, config, entry, params, link, stdio, on_exit } = options;
@@ -119,12 +131,12 @@ pub fn spawn(
     env.insert(handle.clone());
     let task_env = env.clone();
     let task_handle = handle.clone();
-    runtime.scheduler().spawn(Box::pin(async move {
+    let task = Box::pin(async move {
         let (exit, state) = driver::run(store, instance, entry, params).await;
         state.finish(&task_env, &task_handle, &exit);
         if let Some(on_exit) = on_exit {
             on_exit(&exit);
         }
-    }));
-    Ok(handle)
+    });
+    Ok((handle, task))
 }

@@ -41,6 +41,11 @@ pub(crate) struct ProcessState {
     pub(crate) die_when_link_dies: bool,
     /// Whether idle zero pages of linear memory were already given back.
     pub(crate) memory_compacted: bool,
+    /// Children spawned since the last suspension; they start running when
+    /// this process next waits, yields or ends (as in the original, where a
+    /// child runs after its parent yields), so a kill or message sent right
+    /// after `spawn` is seen before the child's first instruction.
+    pub(crate) spawned: Vec<crate::scheduler::BoxFuture<()>>,
     /// Set by a host function that suspends; taken by the driver.
     pub(crate) pending: Option<super::Pending>,
     pub(crate) wasi: crate::wasi::WasiCtx,
@@ -75,10 +80,18 @@ impl ProcessState {
             monitors: HashMap::new(),
             die_when_link_dies: true,
             memory_compacted: false,
+            spawned: Vec::new(),
             pending: None,
             wasi,
             stdio,
         })
+    }
+
+    /// Starts the children spawned since the last suspension.
+    pub(crate) fn start_spawned(&mut self) {
+        for task in self.spawned.drain(..) {
+            self.runtime.scheduler().spawn(task);
+        }
     }
 
     /// This process's ID.
@@ -155,10 +168,13 @@ fn log_failure(env: &Environment, id: u64, exit: &Exit, links: usize) {
         .map(|(name, _)| format!("'{}'", name.rsplit('/').next().unwrap_or(name)))
         .collect();
     let who = if names.is_empty() { id.to_string() } else { names.join(" / ") };
-    let verb = match exit {
-        Exit::Killed | Exit::LinkFailed => "was killed",
-        _ => "failed",
+    let (verb, reason) = match exit {
+        Exit::Killed => ("was killed", String::new()),
+        Exit::LinkFailed => ("was killed", " (a linked process failed)".to_string()),
+        Exit::Exited(code) => ("failed", format!(" (exit code {code})")),
+        Exit::OutOfFuel => ("failed", " (out of fuel)".to_string()),
+        Exit::Trapped(trap) => ("failed", format!(" ({trap})")),
+        Exit::Returned => return,
     };
-    log::warn!(target: "lunatic::process", "Process {who} {verb}, notifying: {links} links");
-    log::debug!(target: "lunatic::process", "Process {who} ended: {exit:?}");
+    log::warn!(target: "lunatic::process", "Process {who} {verb}, notifying: {links} links{reason}");
 }
