@@ -2,6 +2,8 @@
 
 use crate::engine::{RuntimeOptions, DEFAULT_FUEL_SLICE};
 use crate::runner::{run, RunOptions};
+use crate::scheduler::SchedulerKind;
+use crate::sweep::{self, SeedRange};
 use crate::test_mode::{self, TestOptions};
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
@@ -22,20 +24,52 @@ enum Command {
     Test(TestArgs),
 }
 
+/// Options shared by `run` and `test`.
 #[derive(Args)]
-struct RunArgs {
+struct RuntimeArgs {
     /// Grant the program access to a host directory (repeatable).
     #[arg(long = "dir", value_name = "DIR")]
     dirs: Vec<PathBuf>,
-    /// Mark the run as a benchmark: no test mode; `--bench` is passed to the program.
-    #[arg(long)]
-    bench: bool,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     threads: usize,
     /// Fuel a process may use before it yields to others.
     #[arg(long, value_name = "FUEL", default_value_t = DEFAULT_FUEL_SLICE)]
     fuel_slice: u64,
+    /// Run deterministically: one thread, virtual time, and every scheduling
+    /// decision and random byte derived from SEED (default 0).
+    #[arg(long, value_name = "SEED", num_args = 0..=1, require_equals = true, default_missing_value = "0")]
+    deterministic: Option<u64>,
+    /// Run once per seed in FIRST..END (deterministic mode) and stop at the
+    /// first seed whose run fails, printing how to reproduce it.
+    #[arg(long, value_name = "FIRST..END", conflicts_with = "deterministic")]
+    seeds: Option<SeedRange>,
+    /// With --seeds: run every seed and summarise the outcomes instead of
+    /// stopping at the first failure.
+    #[arg(long, requires = "seeds")]
+    keep_going: bool,
+}
+
+impl RuntimeArgs {
+    fn scheduler(&self) -> SchedulerKind {
+        match self.deterministic {
+            Some(seed) => SchedulerKind::Deterministic { seed },
+            None => SchedulerKind::Threaded { threads: self.threads },
+        }
+    }
+
+    fn runtime(&self) -> RuntimeOptions {
+        RuntimeOptions { fuel_slice: self.fuel_slice.max(1), ..RuntimeOptions::default() }
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+    /// Mark the run as a benchmark: no test mode; `--bench` is passed to the program.
+    #[arg(long)]
+    bench: bool,
     /// The program.
     path: PathBuf,
     /// Arguments for the program (put `--` before ones that start with `-`).
@@ -46,15 +80,8 @@ struct RunArgs {
 
 #[derive(Args)]
 struct TestArgs {
-    /// Grant the tests access to a host directory (repeatable).
-    #[arg(long = "dir", value_name = "DIR")]
-    dirs: Vec<PathBuf>,
-    /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    threads: usize,
-    /// Fuel a process may use before it yields to others.
-    #[arg(long, value_name = "FUEL", default_value_t = DEFAULT_FUEL_SLICE)]
-    fuel_slice: u64,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
     /// The test binary.
     path: PathBuf,
     /// libtest arguments: [FILTER] [--exact] [--ignored] [--include-ignored] [--list]
@@ -76,14 +103,10 @@ fn with_implied_run(mut args: Vec<OsString>) -> Vec<OsString> {
     args
 }
 
-/// Runtime options with the given fuel slice (at least 1).
-fn runtime_options(fuel_slice: u64) -> RuntimeOptions {
-    RuntimeOptions { fuel_slice: fuel_slice.max(1), ..RuntimeOptions::default() }
-}
-
 /// Entry point of the `lunatic` binary; returns the process exit status.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse_from(with_implied_run(std::env::args_os().collect())) {
+    let argv: Vec<OsString> = with_implied_run(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -98,40 +121,75 @@ pub fn main() -> i32 {
     let default_level = if testing { "error" } else { "warn" };
     let env = env_logger::Env::default().default_filter_or(default_level);
     let _ = env_logger::Builder::from_env(env).try_init();
-    let result = match cli.command {
-        Command::Run(args) if testing => test_mode::run_tests(TestOptions {
-            path: args.path,
-            dirs: args.dirs,
-            threads: args.threads,
-            runtime: runtime_options(args.fuel_slice),
-            args: args.args,
-        }),
-        Command::Run(args) => {
-            let mut program_args = args.args;
-            if args.bench {
-                program_args.push("--bench".into());
-            }
-            run(RunOptions {
-                path: args.path,
-                args: program_args,
-                dirs: args.dirs,
-                threads: args.threads,
-                runtime: RuntimeOptions { fuel_slice: args.fuel_slice.max(1), ..RuntimeOptions::default() },
-            })
+    let (runtime, result) = match cli.command {
+        Command::Run(RunArgs { runtime, path, args, .. }) if testing => {
+            let options = TestOptions {
+                path,
+                dirs: runtime.dirs.clone(),
+                scheduler: runtime.scheduler(),
+                runtime: runtime.runtime(),
+                args,
+            };
+            (runtime, options.into())
         }
-        Command::Test(args) => test_mode::run_tests(TestOptions {
-            path: args.path,
-            dirs: args.dirs,
-            threads: args.threads,
-            runtime: runtime_options(args.fuel_slice),
-            args: args.args,
-        }),
+        Command::Test(TestArgs { runtime, path, args }) => {
+            let options = TestOptions {
+                path,
+                dirs: runtime.dirs.clone(),
+                scheduler: runtime.scheduler(),
+                runtime: runtime.runtime(),
+                args,
+            };
+            (runtime, options.into())
+        }
+        Command::Run(RunArgs { runtime, bench, path, mut args }) => {
+            // As with a plain argument parser, the first `--` only separates.
+            if let Some(dashes) = args.iter().position(|a| a == "--") {
+                args.remove(dashes);
+            }
+            if bench {
+                args.push("--bench".into());
+            }
+            let options = RunOptions {
+                path,
+                args,
+                dirs: runtime.dirs.clone(),
+                scheduler: runtime.scheduler(),
+                runtime: runtime.runtime(),
+            };
+            (runtime, options.into())
+        }
     };
-    match result {
+    let outcome = match runtime.seeds {
+        Some(seeds) => sweep::sweep(&argv, seeds, runtime.keep_going),
+        None => match result {
+            Invocation::Run(options) => run(options),
+            Invocation::Test(options) => test_mode::run_tests(options),
+        },
+    };
+    match outcome {
         Ok(status) => status,
         Err(e) => {
             eprintln!("Error: {}", crate::errors::one_line(&format!("{e:#}")));
             1
         }
+    }
+}
+
+/// What the command line asked for.
+enum Invocation {
+    Run(RunOptions),
+    Test(TestOptions),
+}
+
+impl From<RunOptions> for Invocation {
+    fn from(options: RunOptions) -> Self {
+        Invocation::Run(options)
+    }
+}
+
+impl From<TestOptions> for Invocation {
+    fn from(options: TestOptions) -> Self {
+        Invocation::Test(options)
     }
 }

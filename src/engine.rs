@@ -20,6 +20,13 @@ pub struct RuntimeOptions {
     /// How long a process waits in `receive` before its untouched memory
     /// pages are given back to the OS (`None`: never; zero: at once).
     pub compact_idle_after: Option<std::time::Duration>,
+    /// Host names whose DNS lookups (`lunatic::networking::resolve`,
+    /// `tls_connect`) answer with these addresses instead of asking the
+    /// system resolver, like curl's `--resolve`; a name may appear several
+    /// times. Matched case-insensitively; the port comes from the lookup.
+    /// Entries from the `LUNATIC_RESOLVE` environment variable
+    /// (`host=ip[,host=ip...]`) are consulted after these.
+    pub resolve: Vec<(String, std::net::IpAddr)>,
 }
 
 impl Default for RuntimeOptions {
@@ -27,6 +34,7 @@ impl Default for RuntimeOptions {
         Self {
             fuel_slice: DEFAULT_FUEL_SLICE,
             compact_idle_after: Some(std::time::Duration::from_millis(10)),
+            resolve: Vec::new(),
         }
     }
 }
@@ -161,6 +169,11 @@ impl Runtime {
     /// See [`RuntimeOptions::compact_idle_after`].
     pub fn compact_idle_after(&self) -> Option<std::time::Duration> {
         self.0.options.compact_idle_after
+    }
+
+    /// See [`RuntimeOptions::resolve`].
+    pub(crate) fn resolve_overrides(&self) -> &[(String, std::net::IpAddr)] {
+        &self.0.options.resolve
     }
 
     /// Names of all host functions, as `(module, name)`.

@@ -24,6 +24,7 @@ mod os;
 mod process;
 mod runner;
 mod scheduler;
+mod sweep;
 mod test_mode;
 mod wasi;
 
@@ -38,4 +39,4 @@ pub use process::{
     FUEL_UNIT,
 };
 pub use runner::{run, RunOptions};
-pub use scheduler::{BoxFuture, Deterministic, Scheduler, Threaded};
+pub use scheduler::{BoxFuture, Deterministic, Scheduler, SchedulerKind, Threaded};

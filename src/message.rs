@@ -79,6 +79,12 @@ impl DataMessage {
 pub enum Resource {
     /// A compiled module (shared, not moved).
     Module(ModuleHandle),
+    /// A TCP stream, moved out of the sender's table.
+    TcpStream(crate::api::networking::TcpStream),
+    /// A TLS stream, moved out of the sender's table.
+    TlsStream(crate::api::networking::TlsStream),
+    /// A UDP socket, moved out of the sender's table.
+    UdpSocket(crate::api::networking::UdpSocket),
 }
 
 impl Resource {
@@ -86,6 +92,9 @@ impl Resource {
     pub fn kind_name(&self) -> &'static str {
         match self {
             Resource::Module(_) => "module",
+            Resource::TcpStream(_) => "TCP stream",
+            Resource::TlsStream(_) => "TLS stream",
+            Resource::UdpSocket(_) => "UDP socket",
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::engine::{Runtime, RuntimeOptions};
 use crate::environment::Environment;
 use crate::process::{self, InheritStdio, Preopen, ProcessConfig, SpawnOptions};
-use crate::scheduler::{Scheduler, Threaded};
+use crate::scheduler::{Scheduler, SchedulerKind};
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,8 +18,8 @@ pub struct RunOptions {
     pub args: Vec<String>,
     /// Host directories to preopen in addition to `.`.
     pub dirs: Vec<PathBuf>,
-    /// Worker threads; 0 means one per core.
-    pub threads: usize,
+    /// The scheduler to run on.
+    pub scheduler: SchedulerKind,
     /// Runtime tunables.
     pub runtime: RuntimeOptions,
 }
@@ -31,7 +31,7 @@ impl RunOptions {
             path: path.into(),
             args: Vec::new(),
             dirs: Vec::new(),
-            threads: 0,
+            scheduler: SchedulerKind::default(),
             runtime: RuntimeOptions::default(),
         }
     }
@@ -54,19 +54,15 @@ pub(crate) fn root_preopens(dirs: &[PathBuf]) -> Vec<Preopen> {
 }
 
 /// Makes the scheduler for a run.
-pub(crate) fn scheduler(threads: usize) -> anyhow::Result<Arc<dyn Scheduler>> {
-    let threads = match threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
-    Ok(Arc::new(Threaded::new(threads).context("cannot start worker threads")?))
+pub(crate) fn scheduler(kind: SchedulerKind) -> anyhow::Result<Arc<dyn Scheduler>> {
+    kind.build().context("cannot start worker threads")
 }
 
 /// Runs a program to the end of its first process and returns the exit
 /// status: the `proc_exit` code, 0 on a normal return, 101 on a failure.
 pub fn run(options: RunOptions) -> anyhow::Result<i32> {
     let bytes = read_module(&options.path)?;
-    let scheduler = scheduler(options.threads)?;
+    let scheduler = scheduler(options.scheduler)?;
     let runtime = Runtime::new(scheduler.clone(), options.runtime.clone());
     let module = runtime.compile(&bytes)?;
     let has_start = module

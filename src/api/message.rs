@@ -41,8 +41,48 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
         let state = c.data_mut();
         match take_resource(state, index)? {
             Resource::Module(module) => Ok(state.resources.modules.add(module) as i64),
-            #[allow(unreachable_patterns)]
             other => Err(wrong_kind("module", &other)),
+        }
+    });
+    // Sockets and streams move: out of the sender's table into the message,
+    // out of the message into the receiver's table (abi.md §3.3).
+    host.func(M, "push_tcp_stream", |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
+        let state = c.data_mut();
+        data_mut(state)?;
+        let stream = state.resources.net.tcp_streams.remove(id as u64)?;
+        Ok(data_mut(state)?.push_resource(Resource::TcpStream(stream)) as i64)
+    });
+    host.func(M, "take_tcp_stream", |mut c: Caller<'_, ProcessState>, index: i64| -> Result<i64, Error> {
+        let state = c.data_mut();
+        match take_resource(state, index)? {
+            Resource::TcpStream(stream) => Ok(state.resources.net.tcp_streams.add(stream) as i64),
+            other => Err(wrong_kind("TCP stream", &other)),
+        }
+    });
+    host.func(M, "push_tls_stream", |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
+        let state = c.data_mut();
+        data_mut(state)?;
+        let stream = state.resources.net.tls_streams.remove(id as u64)?;
+        Ok(data_mut(state)?.push_resource(Resource::TlsStream(stream)) as i64)
+    });
+    host.func(M, "take_tls_stream", |mut c: Caller<'_, ProcessState>, index: i64| -> Result<i64, Error> {
+        let state = c.data_mut();
+        match take_resource(state, index)? {
+            Resource::TlsStream(stream) => Ok(state.resources.net.tls_streams.add(stream) as i64),
+            other => Err(wrong_kind("TLS stream", &other)),
+        }
+    });
+    host.func(M, "push_udp_socket", |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
+        let state = c.data_mut();
+        data_mut(state)?;
+        let socket = state.resources.net.udp_sockets.remove(id as u64)?;
+        Ok(data_mut(state)?.push_resource(Resource::UdpSocket(socket)) as i64)
+    });
+    host.func(M, "take_udp_socket", |mut c: Caller<'_, ProcessState>, index: i64| -> Result<i64, Error> {
+        let state = c.data_mut();
+        match take_resource(state, index)? {
+            Resource::UdpSocket(socket) => Ok(state.resources.net.udp_sockets.add(socket) as i64),
+            other => Err(wrong_kind("UDP socket", &other)),
         }
     });
     host.func(M, "send", |mut c: Caller<'_, ProcessState>, pid: i64| -> Result<i32, Error> {

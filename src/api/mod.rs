@@ -9,6 +9,7 @@ mod distributed;
 mod error;
 mod message;
 mod metrics;
+pub(crate) mod networking;
 mod process;
 mod registry;
 mod timer;
@@ -28,6 +29,8 @@ pub(crate) struct Resources {
     pub(crate) modules: Table<ModuleHandle>,
     pub(crate) timers: Table<timer::TimerEntry>,
     pub(crate) errors: Table<anyhow::Error>,
+    /// DNS iterators, sockets, listeners and streams.
+    pub(crate) net: networking::NetResources,
 }
 
 impl Default for Resources {
@@ -37,6 +40,7 @@ impl Default for Resources {
             modules: Table::new("module"),
             timers: Table::new("timer"),
             errors: Table::new("error"),
+            net: networking::NetResources::default(),
         }
     }
 }
@@ -53,6 +57,7 @@ pub(crate) fn register(host: &mut HostFunctions<'_>) {
     wasi_config::register(host);
     distributed::register(host);
     metrics::register(host);
+    networking::register(host);
 }
 
 /// Stores `error` in the caller's error table and writes its ID at `ptr`;

@@ -148,6 +148,8 @@ async fn drive(
                 continue;
             }
             Ok(ResumableCall::OutOfFuel(invocation)) => {
+                let state = store.data();
+                state.runtime.scheduler().fuel_consumed(state.last_slice);
                 if let Err(exit) = refuel(store, invocation.required_fuel()) {
                     return exit;
                 }
@@ -267,6 +269,7 @@ fn refuel(store: &mut Store<ProcessState>, required: u64) -> Result<(), Exit> {
             amount
         }
     };
+    state.last_slice = amount;
     store.set_fuel(amount).expect("fuel metering is always on");
     Ok(())
 }

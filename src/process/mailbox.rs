@@ -14,15 +14,10 @@ impl Mailbox {
         self.queue.push_back(message);
     }
 
-    /// Removes the first message whose tag is in `tags` (any message when
-    /// `tags` is empty). Untagged messages never match a filter.
-    pub(crate) fn take_matching(&mut self, tags: &[i64]) -> Option<Message> {
-        self.take_matching_from(tags, 0)
-    }
-
-    /// Like [`Mailbox::take_matching`], looking only at messages from
-    /// position `skip` on: a waiting receive need not re-examine messages
-    /// it already rejected, which keeps a flooded mailbox linear.
+    /// Removes the first message from position `skip` on whose tag is in
+    /// `tags` (any message when `tags` is empty). Untagged messages never
+    /// match a filter. A waiting receive passes the messages it already
+    /// rejected as `skip`, which keeps a flooded mailbox linear.
     pub(crate) fn take_matching_from(&mut self, tags: &[i64], skip: usize) -> Option<Message> {
         let index = if tags.is_empty() {
             skip
@@ -56,11 +51,11 @@ mod tests {
         mb.push(data(5));
         mb.push(data(7));
         mb.push(data(5));
-        assert!(mb.take_matching(&[0]).is_none(), "tag 0 never matches a filter");
-        assert_eq!(mb.take_matching(&[7, 5]).unwrap().tag(), 5);
-        assert_eq!(mb.take_matching(&[7]).unwrap().tag(), 7);
-        assert_eq!(mb.take_matching(&[]).unwrap().tag(), 0);
-        assert_eq!(mb.take_matching(&[]).unwrap().tag(), 5);
+        assert!(mb.take_matching_from(&[0], 0).is_none(), "tag 0 never matches a filter");
+        assert_eq!(mb.take_matching_from(&[7, 5], 0).unwrap().tag(), 5);
+        assert_eq!(mb.take_matching_from(&[7], 0).unwrap().tag(), 7);
+        assert_eq!(mb.take_matching_from(&[], 0).unwrap().tag(), 0);
+        assert_eq!(mb.take_matching_from(&[], 0).unwrap().tag(), 5);
         assert_eq!(mb.len(), 0);
     }
 

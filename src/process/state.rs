@@ -31,6 +31,8 @@ pub(crate) struct ProcessState {
     pub(crate) initialized: bool,
     /// Fuel left under `max_fuel`, if limited.
     pub(crate) fuel_left: Option<u64>,
+    /// Fuel given for the current slice.
+    pub(crate) last_slice: u64,
     pub(crate) resources: Resources,
     /// The one message being built or inspected.
     pub(crate) scratch: Option<Message>,
@@ -69,6 +71,7 @@ impl ProcessState {
             module,
             limits: super::config::store_limits(config.max_memory),
             fuel_left: config.fuel_budget(),
+            last_slice: 0,
             config,
             instance: None,
             memory: None,
@@ -171,7 +174,11 @@ fn log_failure(env: &Environment, id: u64, exit: &Exit, links: usize) {
     let (verb, reason) = match exit {
         Exit::Killed => ("was killed", String::new()),
         Exit::LinkFailed => ("was killed", " (a linked process failed)".to_string()),
-        Exit::Exited(code) => ("failed", format!(" (exit code {code})")),
+        // A deliberate `exit(code)` is not a crash; links are still told.
+        Exit::Exited(code) => {
+            log::debug!(target: "lunatic::process", "Process {who} exited with code {code}");
+            return;
+        }
         Exit::OutOfFuel => ("failed", " (out of fuel)".to_string()),
         Exit::Trapped(trap) => ("failed", format!(" ({trap})")),
         Exit::Returned => return,

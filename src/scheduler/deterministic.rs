@@ -10,13 +10,17 @@ use async_task::Runnable;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 /// Wall-clock time at virtual time zero: 2024-01-01T00:00:00Z.
 const EPOCH: Duration = Duration::from_secs(1_704_067_200);
+
+/// Virtual nanoseconds per unit of fuel (about what plain integer code costs
+/// on the interpreter).
+const NANOS_PER_FUEL: u64 = 1;
 
 /// A single-threaded scheduler whose every choice follows from a seed.
 pub struct Deterministic {
@@ -25,6 +29,8 @@ pub struct Deterministic {
 
 struct Inner {
     state: Mutex<State>,
+    /// Waits on sockets in progress (see `Scheduler::external_waits`).
+    external: Arc<AtomicUsize>,
     /// Wakes the driving thread when a task is woken from another thread
     /// (blocking-pool work, sockets).
     unparker: parking::Unparker,
@@ -56,6 +62,7 @@ impl Deterministic {
                     timers: BTreeMap::new(),
                     next_timer: 0,
                 }),
+                external: Arc::new(AtomicUsize::new(0)),
                 unparker,
                 parker: Mutex::new(Some(parker)),
             }),
@@ -69,31 +76,51 @@ impl Inner {
         self.unparker.unpark();
     }
 
-    /// Picks the next ready task, or advances virtual time; `false` when
-    /// nothing can make progress without an outside event.
-    fn step(&self) -> bool {
+    /// Wakes every timer whose deadline has passed.
+    fn wake_due(&self, state: &mut std::sync::MutexGuard<'_, State>) -> Vec<Waker> {
+        let now = state.now;
+        let later = state.timers.split_off(&(now, u64::MAX));
+        std::mem::replace(&mut state.timers, later).into_values().collect()
+    }
+
+    /// Runs the next ready task (chosen by the seed), or advances virtual
+    /// time to the next deadline.
+    fn step(&self) -> Step {
         let mut state = self.state.lock().unwrap();
+        let due = self.wake_due(&mut state);
+        if !due.is_empty() {
+            drop(state);
+            due.into_iter().for_each(Waker::wake);
+            return Step::Progress;
+        }
         if !state.ready.is_empty() {
             let len = state.ready.len();
             let index = state.scheduling.usize(..len);
             let runnable = state.ready.swap_remove(index);
             drop(state);
             runnable.run();
-            return true;
+            return Step::Progress;
         }
-        let Some((&(deadline, _), _)) = state.timers.first_key_value() else {
-            return false;
-        };
-        state.now = state.now.max(deadline);
-        let now = state.now;
-        let due: Vec<Waker> = {
-            let later = state.timers.split_off(&(now, u64::MAX));
-            std::mem::replace(&mut state.timers, later).into_values().collect()
-        };
-        drop(state);
-        due.into_iter().for_each(Waker::wake);
-        true
+        let next = state.timers.first_key_value().map(|(&(deadline, _), _)| deadline);
+        match next {
+            // While a socket may still answer, time passes as it really does.
+            Some(deadline) if self.external.load(Ordering::Acquire) > 0 => {
+                Step::Wait(Some(deadline.saturating_sub(state.now)))
+            }
+            Some(deadline) => {
+                state.now = state.now.max(deadline);
+                Step::Progress
+            }
+            None => Step::Wait(None),
+        }
     }
+}
+
+/// What the driving loop should do next.
+enum Step {
+    Progress,
+    /// Nothing to run: wait for an outside event, at most this long (real time).
+    Wait(Option<Duration>),
 }
 
 struct MainWaker {
@@ -146,6 +173,17 @@ impl Scheduler for Deterministic {
         true
     }
 
+    fn external_waits(&self) -> Option<Arc<AtomicUsize>> {
+        Some(self.inner.external.clone())
+    }
+
+    fn fuel_consumed(&self, fuel: u64) {
+        // Time passes with work, so a process that never blocks cannot
+        // freeze the clock for everyone else.
+        let mut state = self.inner.state.lock().unwrap();
+        state.now += Duration::from_nanos(fuel.saturating_mul(NANOS_PER_FUEL));
+    }
+
     fn block_on(&self, main: BoxFuture<i32>) -> i32 {
         let parker = self.inner.parker.lock().unwrap().take().expect("block_on runs once");
         let main_waker = Arc::new(MainWaker {
@@ -161,9 +199,15 @@ impl Scheduler for Deterministic {
                 }
                 continue;
             }
-            if !self.inner.step() {
-                // Nothing ready and no timer: only an outside event helps.
-                parker.park();
+            match self.inner.step() {
+                Step::Progress => {}
+                Step::Wait(None) => parker.park(),
+                Step::Wait(Some(limit)) => {
+                    let started = std::time::Instant::now();
+                    parker.park_timeout(limit);
+                    let mut state = self.inner.state.lock().unwrap();
+                    state.now += started.elapsed().min(limit);
+                }
             }
         }
     }

@@ -15,6 +15,43 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+/// Which scheduler a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulerKind {
+    /// The multi-threaded executor; 0 threads means one per core.
+    Threaded {
+        /// Worker threads.
+        threads: usize,
+    },
+    /// The deterministic single-threaded scheduler.
+    Deterministic {
+        /// Every scheduling decision, virtual time and random byte follows from it.
+        seed: u64,
+    },
+}
+
+impl Default for SchedulerKind {
+    fn default() -> Self {
+        SchedulerKind::Threaded { threads: 0 }
+    }
+}
+
+impl SchedulerKind {
+    /// Creates the scheduler (starting worker threads if threaded).
+    pub fn build(self) -> std::io::Result<std::sync::Arc<dyn Scheduler>> {
+        Ok(match self {
+            SchedulerKind::Threaded { threads } => {
+                let threads = match threads {
+                    0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    n => n,
+                };
+                std::sync::Arc::new(Threaded::new(threads)?)
+            }
+            SchedulerKind::Deterministic { seed } => std::sync::Arc::new(Deterministic::new(seed)),
+        })
+    }
+}
+
 /// A boxed, sendable future.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -39,6 +76,16 @@ pub trait Scheduler: Send + Sync + 'static {
     fn next_slice(&self, base: u64) -> u64 {
         base
     }
+
+    /// Counts waits on the outside world (sockets) in progress, if this
+    /// scheduler needs to know: virtual time must then follow real time
+    /// instead of jumping to the next deadline.
+    fn external_waits(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicUsize>> {
+        None
+    }
+
+    /// Told how much fuel a process just used up (a whole slice).
+    fn fuel_consumed(&self, _fuel: u64) {}
 
     /// Whether blocking work (file I/O) runs inline instead of on the
     /// blocking pool, so its completion order is part of the schedule.
@@ -68,4 +115,26 @@ where
     } else {
         blocking::unblock(work).await
     }
+}
+
+/// Marks `work` as a wait on the outside world for as long as it runs (see
+/// [`Scheduler::external_waits`]). The mark starts now, not at first poll.
+pub fn external<T: Send + 'static>(
+    scheduler: &dyn Scheduler,
+    work: impl Future<Output = T> + Send + 'static,
+) -> BoxFuture<T> {
+    struct Mark(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl Drop for Mark {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
+    let mark = scheduler.external_waits().map(|count| {
+        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Mark(count)
+    });
+    Box::pin(async move {
+        let _mark = mark;
+        work.await
+    })
 }

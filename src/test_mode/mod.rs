@@ -34,8 +34,8 @@ pub(crate) struct TestOptions {
     pub(crate) path: PathBuf,
     /// `--dir`s given before the path.
     pub(crate) dirs: Vec<PathBuf>,
-    /// Worker threads; 0 means one per core.
-    pub(crate) threads: usize,
+    /// The scheduler the tests run on.
+    pub(crate) scheduler: crate::scheduler::SchedulerKind,
     /// Runtime tunables.
     pub(crate) runtime: RuntimeOptions,
     /// Everything after the path: libtest arguments.
@@ -76,7 +76,7 @@ pub(crate) fn run_tests(options: TestOptions) -> anyhow::Result<i32> {
         args.nocapture = true;
     }
     let bytes = read_module(&options.path)?;
-    let scheduler = scheduler(options.threads)?;
+    let scheduler = scheduler(options.scheduler)?;
     let runtime = Runtime::new(scheduler.clone(), options.runtime);
     let module = runtime.compile(&bytes)?;
 

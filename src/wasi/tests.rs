@@ -46,7 +46,7 @@ impl Sandbox {
         std::fs::write(&path, wat).unwrap();
         let mut options = RunOptions::new(path);
         options.dirs = vec![self.dir()];
-        options.threads = 1;
+        options.scheduler = crate::scheduler::SchedulerKind::Threaded { threads: 1 };
         run(options).unwrap()
     }
 }

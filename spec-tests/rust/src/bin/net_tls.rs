@@ -1,0 +1,109 @@
+//! TLS with the `lunatic` crate: a listener with a certificate from the
+//! guest, one process per connection, clients trusting that certificate
+//! (guest-given CA), a client with the default roots and a plain-TCP client:
+//! their failed handshakes are errors for both sides, the server goes on.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use lunatic::net::{TcpStream, TlsListener, TlsStream};
+use lunatic::{Mailbox, Process};
+
+/// Self-signed for `localhost` and 127.0.0.1, valid 2000-2999, not a CA.
+const CERT: &str = r"-----BEGIN CERTIFICATE-----
+MIIBlzCCATygAwIBAgIUN4O7cY7OJ5808ARw0BQavXE5TDkwCgYIKoZIzj0EAwIw
+IjEgMB4GA1UEAwwXbHVuYXRpYy13YXNtaSBzcGVjIHRlc3QwIBcNMDAwMTAxMDAw
+MDAwWhgPMjk5OTEyMzEwMDAwMDBaMCIxIDAeBgNVBAMMF2x1bmF0aWMtd2FzbWkg
+c3BlYyB0ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEzhQBh406b7M7XdWf
+YAdMCTf/LN8/Z0i+rpAAQRcpAEmGjAkI/oCWV2B5xFmGURCWAtwvVMS3MUJiqI/N
+7X+a/KNOMEwwGgYDVR0RBBMwEYIJbG9jYWxob3N0hwR/AAABMB0GA1UdDgQWBBR1
+IO+BcnUvQEV+tTNFH3Z0/IwLSzAPBgNVHRMBAf8EBTADAQEAMAoGCCqGSM49BAMC
+A0kAMEYCIQCvUi6p//YLZ+3+mH6k+MWBxJbGv4cK6NVkHUIbwoEn8gIhAPp+cj4M
+SEXylJPaC2Xibu4pwyp4ZYO5TioAqs0k1NnK
+-----END CERTIFICATE-----
+";
+const KEY: &str = r"-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgMRyI9W4kIPKaroA2
+dYuT/Ahdzwt+Lym4QWyjCIVeQjOhRANCAATOFAGHjTpvsztd1Z9gB0wJN/8s3z9n
+SL6ukABBFykASYaMCQj+gJZXYHnEWYZREJYC3C9UxLcxQmKoj83tf5r8
+-----END PRIVATE KEY-----
+";
+
+fn handler(main: Process<String>, mailbox: Mailbox<TlsStream>) {
+    let mut reader = mailbox.receive();
+    let mut writer = reader.clone();
+    let mut buf = [0u8; 256];
+    let mut total = 0;
+    let end = loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break "end of stream".to_string(),
+            Ok(n) => {
+                total += n;
+                writer.write_all(&buf[..n]).expect("handler write");
+                writer.flush().expect("handler flush");
+            }
+            Err(e) => break format!("error {e}"),
+        }
+    };
+    main.send(format!("handler: echoed {total} bytes, then {end}"));
+}
+
+fn good_client((main, port): (Process<String>, u32), _: Mailbox<()>) {
+    let certs = vec![CERT.as_bytes().to_vec()];
+    let mut stream =
+        TlsStream::connect_timeout("localhost", Duration::from_secs(5), port, certs).expect("connect");
+    stream.write_all(b"hello over TLS\n").unwrap();
+    stream.flush().unwrap();
+    let mut echo = vec![0u8; 15];
+    stream.read_exact(&mut echo).unwrap();
+    stream.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let mut buf = [0u8; 8];
+    let timed_out = stream.read(&mut buf).is_err();
+    main.send(format!(
+        "client with the guest CA: echo {:?}, idle read timed out {timed_out}",
+        String::from_utf8_lossy(&echo)
+    ));
+}
+
+fn default_roots_client((main, port): (Process<String>, u32), _: Mailbox<()>) {
+    let text = match TlsStream::connect("localhost", port) {
+        Ok(_) => "connected?".to_string(),
+        Err(e) => format!("error mentions the unknown issuer: {}", e.to_string().contains("UnknownIssuer")),
+    };
+    main.send(format!("client with the default roots: {text}"));
+}
+
+fn plain_client((main, port): (Process<String>, u32), _: Mailbox<()>) {
+    let mut stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    // A TLS alert record: content type 21.
+    main.send(format!("plain TCP client: answered with an alert {}", answer.first() == Some(&21)));
+}
+
+#[lunatic::main]
+fn main(mailbox: Mailbox<String>) {
+    let listener =
+        TlsListener::bind("127.0.0.1:0", CERT.as_bytes().to_vec(), KEY.as_bytes().to_vec()).expect("bind");
+    let port = listener.local_addr().unwrap().port() as u32;
+    let clients: [fn((Process<String>, u32), Mailbox<()>); 3] =
+        [default_roots_client, plain_client, good_client];
+    for client in clients {
+        Process::spawn((mailbox.this(), port), client);
+        match listener.accept() {
+            Ok((stream, _peer)) => {
+                println!("accept: ok");
+                Process::spawn(mailbox.this(), handler).send(stream);
+                // The handler's and the client's reports, in a fixed order.
+                let mut two = [mailbox.receive(), mailbox.receive()];
+                two.sort();
+                println!("{}\n{}", two[0], two[1]);
+            }
+            Err(e) => {
+                println!("accept: failed handshake is an error: {}", e.to_string().contains("TLS handshake"));
+                println!("{}", mailbox.receive());
+            }
+        }
+    }
+}

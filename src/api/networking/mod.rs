@@ -1,0 +1,317 @@
+//! `lunatic::networking`: DNS, TCP, UDP and TLS (abi.md §2.9).
+//!
+//! Sockets are non-blocking `async_io::Async` values. A host function that
+//! has to wait copies its inputs out of guest memory (so a bad pointer traps
+//! before any I/O happens), then suspends the process on a future that owns
+//! everything it needs; the future's completion writes the results back.
+//! Waits go through async-io's readiness futures (`read_with`, `readable`),
+//! which keep one waker per waiting task, so clones of one stream used by
+//! several processes at once never take each other's wake-ups. Timeouts are
+//! timers of the scheduler, raced against the operation.
+
+mod addr;
+mod dns;
+mod tcp;
+mod tls;
+mod tls_config;
+mod tls_session;
+mod udp;
+
+// For the command line's host-override flag (same format as LUNATIC_RESOLVE).
+#[allow(unused_imports)]
+pub(crate) use dns::{parse_resolve_list, RESOLVE_ENV};
+
+use super::{fail_with, guest, Table};
+use crate::engine::HostFunctions;
+use crate::process::{completion, Completion, Pending, ProcessState, TIMEOUT};
+use crate::scheduler::{BoxFuture, Scheduler};
+use async_io::Async;
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmi::{Error, Val};
+
+/// The import module name.
+const M: &str = "lunatic::networking";
+
+/// Largest host buffer for one read; a read may always return less.
+const MAX_READ: usize = 64 * 1024;
+
+/// Most bytes one stream write takes from the guest; a write may always be
+/// partial, and guests write the rest in the next call.
+const MAX_WRITE: usize = 1024 * 1024;
+
+/// Registers all 49 `lunatic::networking` functions.
+pub(crate) fn register(host: &mut HostFunctions<'_>) {
+    dns::register(host);
+    tcp::register(host);
+    tls::register(host);
+    udp::register(host);
+}
+
+/// The networking resource tables of one process (abi.md §1.2).
+pub(crate) struct NetResources {
+    pub(crate) dns: Table<dns::DnsIterator>,
+    pub(crate) tcp_listeners: Table<Arc<Async<std::net::TcpListener>>>,
+    pub(crate) tcp_streams: Table<TcpStream>,
+    pub(crate) tls_listeners: Table<Arc<tls::TlsListener>>,
+    pub(crate) tls_streams: Table<TlsStream>,
+    pub(crate) udp_sockets: Table<UdpSocket>,
+}
+
+impl Default for NetResources {
+    fn default() -> Self {
+        Self {
+            dns: Table::new("DNS iterator"),
+            tcp_listeners: Table::new("TCP listener"),
+            tcp_streams: Table::new("TCP stream"),
+            tls_listeners: Table::new("TLS listener"),
+            tls_streams: Table::new("TLS stream"),
+            udp_sockets: Table::new("UDP socket"),
+        }
+    }
+}
+
+/// A handle to a TCP connection. Clones (`clone_tcp_stream`) and handles
+/// moved through messages share the socket and its timeouts; the socket
+/// closes when the last handle is dropped.
+#[derive(Clone)]
+pub struct TcpStream(pub(crate) Arc<tcp::Shared>);
+
+/// A handle to a TLS session over TCP, shared like [`TcpStream`].
+#[derive(Clone)]
+pub struct TlsStream(pub(crate) Arc<tls_session::TlsSession>);
+
+/// A handle to a UDP socket, shared like [`TcpStream`].
+#[derive(Clone)]
+pub struct UdpSocket(pub(crate) Arc<Async<std::net::UdpSocket>>);
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TcpStream({:?})", self.0.stream.get_ref().peer_addr().ok())
+    }
+}
+
+impl fmt::Debug for TlsStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TlsStream({:?})", self.0.peer_addr().ok())
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UdpSocket({:?})", self.0.get_ref().local_addr().ok())
+    }
+}
+
+/// A per-stream timeout in milliseconds as the guest sees it; `u64::MAX`
+/// means none (the initial value).
+pub(crate) struct Timeout(AtomicU64);
+
+impl Default for Timeout {
+    fn default() -> Self {
+        Self(AtomicU64::new(u64::MAX))
+    }
+}
+
+impl Timeout {
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set(&self, ms: u64) {
+        self.0.store(ms, Ordering::Relaxed)
+    }
+}
+
+/// A timer on the scheduler's clock for a guest timeout in milliseconds
+/// (`u64::MAX`: none). It starts now, when the host function is called.
+fn timer(scheduler: &dyn Scheduler, timeout_ms: u64) -> Option<BoxFuture<()>> {
+    (timeout_ms != u64::MAX)
+        .then(|| crate::scheduler::sleep(scheduler, Duration::from_millis(timeout_ms)))
+}
+
+/// Runs `op`, giving up when `timer` fires first (`None`). The operation is
+/// polled first, so a zero timeout still tries once (abi.md §1.3).
+async fn timed<T>(timer: Option<BoxFuture<()>>, op: impl Future<Output = T>) -> Option<T> {
+    match timer {
+        None => Some(op.await),
+        Some(timer) => {
+            futures_lite::future::or(async { Some(op.await) }, async {
+                timer.await;
+                None
+            })
+            .await
+        }
+    }
+}
+
+/// Suspends the calling process until `work` yields its completion.
+fn suspend_on<F>(state: &mut ProcessState, work: F) -> Error
+where
+    F: Future<Output = Completion> + Send + 'static,
+{
+    // Sockets answer in real time: a deterministic scheduler must not jump
+    // its clock past a timeout while they may still do so.
+    let work = crate::scheduler::external(state.runtime.scheduler(), work);
+    crate::process::suspend(state, Pending::Async(work))
+}
+
+/// How an operation reporting "status + u64 at an out pointer" ended.
+enum Outcome {
+    /// Status 0, the value is written.
+    Done(u64),
+    /// Status 1, an error ID is written.
+    Failed(anyhow::Error),
+    /// Status 9027, nothing is written.
+    TimedOut,
+}
+
+impl Outcome {
+    fn from_io<T>(result: Option<std::io::Result<T>>, value: impl FnOnce(T) -> u64) -> Self {
+        match result {
+            None => Outcome::TimedOut,
+            Some(Ok(v)) => Outcome::Done(value(v)),
+            Some(Err(e)) => Outcome::Failed(e.into()),
+        }
+    }
+
+    /// Writes the outcome at `out_ptr` and returns the status.
+    fn write(
+        self,
+        memory: &mut [u8],
+        state: &mut ProcessState,
+        out_ptr: u32,
+    ) -> Result<i32, Error> {
+        match self {
+            Outcome::Done(value) => {
+                guest::write_u64(memory, out_ptr, value)?;
+                Ok(0)
+            }
+            Outcome::Failed(error) => fail_with(memory, state, out_ptr, error),
+            Outcome::TimedOut => Ok(TIMEOUT),
+        }
+    }
+}
+
+/// A completion that writes `outcome` at `out_ptr` and returns its status.
+fn report(out_ptr: u32, outcome: Outcome) -> Completion {
+    completion(move |ctx| {
+        let (memory, state) = guest::memory_and_state(ctx)?;
+        Ok(vec![Val::I32(outcome.write(memory, state, out_ptr)?)])
+    })
+}
+
+/// A completion for reads: copies the bytes read to `buf_ptr` and their
+/// count to `out_ptr`.
+fn report_read(buf_ptr: u32, out_ptr: u32, result: Option<std::io::Result<Vec<u8>>>) -> Completion {
+    completion(move |ctx| {
+        let (memory, state) = guest::memory_and_state(ctx)?;
+        if let Some(Ok(bytes)) = &result {
+            guest::write(memory, buf_ptr, bytes)?;
+        }
+        let outcome = Outcome::from_io(result, |bytes| bytes.len() as u64);
+        Ok(vec![Val::I32(outcome.write(memory, state, out_ptr)?)])
+    })
+}
+
+/// Checks that `len` bytes at `ptr` may be written later, so a bad out
+/// pointer traps before the operation starts.
+fn check_out(memory: &[u8], ptr: u32, len: u32) -> Result<(), Error> {
+    guest::range(memory, ptr, len).map(drop)
+}
+
+/// A zeroed host buffer for reading into the guest buffer `ptr..ptr+len`
+/// (checked here), at most [`MAX_READ`] bytes long.
+fn read_buffer(memory: &[u8], ptr: u32, len: u32) -> Result<Vec<u8>, Error> {
+    guest::range(memory, ptr, len)?;
+    Ok(vec![0; (len as usize).min(MAX_READ)])
+}
+
+/// Copies the bytes of `count` I/O vectors (`{ptr: u32, len: u32}` records
+/// at `ptr`) into one buffer of at most `limit` bytes. Every vector is
+/// bounds-checked, also those beyond the limit.
+fn gather(memory: &[u8], ptr: u32, count: u32, limit: usize) -> Result<Vec<u8>, Error> {
+    let records =
+        count.checked_mul(8).ok_or_else(|| crate::errors::trap("I/O vector array too long"))?;
+    let records = guest::bytes(memory, ptr, records)?;
+    let mut data = Vec::new();
+    for record in records.chunks_exact(8) {
+        let part_ptr = u32::from_le_bytes(record[..4].try_into().expect("4 bytes"));
+        let part_len = u32::from_le_bytes(record[4..].try_into().expect("4 bytes"));
+        let part = guest::bytes(memory, part_ptr, part_len)?;
+        let room = limit - data.len();
+        data.extend_from_slice(&part[..part.len().min(room)]);
+    }
+    Ok(data)
+}
+
+/// Stores a DNS iterator holding `addrs` and returns its ID.
+fn add_addrs(state: &mut ProcessState, addrs: impl IntoIterator<Item = SocketAddr>) -> u64 {
+    state.resources.net.dns.add(dns::DnsIterator::new(addrs))
+}
+
+/// Reports a socket's own or peer address as a one-element DNS iterator
+/// written at `id_ptr` (status 0), or the OS error (status 1).
+fn report_addr(
+    memory: &mut [u8],
+    state: &mut ProcessState,
+    id_ptr: u32,
+    addr: std::io::Result<SocketAddr>,
+) -> Result<i32, Error> {
+    check_out(memory, id_ptr, 8)?;
+    let outcome = match addr {
+        Ok(addr) => Outcome::Done(add_addrs(state, [addr])),
+        Err(e) => Outcome::Failed(e.into()),
+    };
+    outcome.write(memory, state, id_ptr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gather_copies_vectors_up_to_the_limit() {
+        let mut memory = vec![0u8; 64];
+        memory[32..37].copy_from_slice(b"hello");
+        memory[40..46].copy_from_slice(b" world");
+        let records: [u32; 4] = [32, 5, 40, 6];
+        for (i, v) in records.iter().enumerate() {
+            memory[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        assert_eq!(gather(&memory, 0, 2, 100).unwrap(), b"hello world");
+        assert_eq!(gather(&memory, 0, 2, 7).unwrap(), b"hello w");
+        assert_eq!(gather(&memory, 0, 0, 7).unwrap(), b"");
+        // A vector out of bounds traps even when the limit is reached before it.
+        memory[12..16].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(gather(&memory, 0, 2, 3).is_err());
+        // So does the record array itself.
+        assert!(gather(&memory, 60, 1, 3).is_err());
+        assert!(gather(&memory, 0, u32::MAX, 3).is_err());
+    }
+
+    #[test]
+    fn timeouts_start_as_none() {
+        let t = Timeout::default();
+        assert_eq!(t.get(), u64::MAX);
+        t.set(5);
+        assert_eq!(t.get(), 5);
+    }
+
+    #[test]
+    fn zero_timeout_still_tries_once() {
+        let scheduler = crate::scheduler::Deterministic::new(1);
+        let ready = futures_lite::future::block_on(timed(timer(&scheduler, 0), async { 7 }));
+        assert_eq!(ready, Some(7));
+        let pending = futures_lite::future::block_on(timed(
+            timer(&scheduler, 0),
+            futures_lite::future::pending::<()>(),
+        ));
+        assert_eq!(pending, None);
+        assert!(timer(&scheduler, u64::MAX).is_none());
+    }
+}

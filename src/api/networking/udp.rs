@@ -1,0 +1,225 @@
+//! UDP sockets (14 functions).
+
+use super::{
+    addr, check_out, guest, read_buffer, report, report_addr, suspend_on, Outcome, UdpSocket, M,
+};
+use crate::engine::HostFunctions;
+use crate::errors::trap;
+use crate::process::{completion, ProcessState};
+use async_io::Async;
+use std::io::ErrorKind;
+use std::sync::Arc;
+use wasmi::{Caller, Error, Val};
+
+pub(super) fn register(host: &mut HostFunctions<'_>) {
+    host.func(M, "udp_bind", udp_bind);
+    host.func(M, "udp_local_addr", |mut c: Caller<'_, ProcessState>, id: i64, id_ptr: i32| {
+        let (memory, state) = guest::memory_and_state(&mut c)?;
+        let addr = socket(state, id)?.get_ref().local_addr();
+        report_addr(memory, state, id_ptr as u32, addr)
+    });
+    host.func(M, "udp_peer_addr", udp_peer_addr);
+    host.func(M, "drop_udp_socket", |mut c: Caller<'_, ProcessState>, id: i64| {
+        c.data_mut().resources.net.udp_sockets.remove(id as u64).map(drop)
+    });
+    host.func(M, "udp_receive", udp_receive);
+    host.func(M, "udp_receive_from", udp_receive_from);
+    host.func(M, "udp_connect", udp_connect);
+    host.func(
+        M,
+        "clone_udp_socket",
+        |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
+            let sockets = &mut c.data_mut().resources.net.udp_sockets;
+            let clone = sockets.get(id as u64)?.clone();
+            Ok(sockets.add(clone) as i64)
+        },
+    );
+    // Socket options: an OS error traps (abi.md §2.9).
+    host.func(
+        M,
+        "set_udp_socket_broadcast",
+        |mut c: Caller<'_, ProcessState>, id: i64, on: i32| {
+            socket(c.data_mut(), id)?.get_ref().set_broadcast(on > 0).map_err(option_trap)
+        },
+    );
+    host.func(M, "get_udp_socket_broadcast", |mut c: Caller<'_, ProcessState>, id: i64| {
+        let on = socket(c.data_mut(), id)?.get_ref().broadcast().map_err(option_trap)?;
+        Ok(i32::from(on))
+    });
+    host.func(M, "set_udp_socket_ttl", |mut c: Caller<'_, ProcessState>, id: i64, ttl: i32| {
+        socket(c.data_mut(), id)?.get_ref().set_ttl(ttl as u32).map_err(option_trap)
+    });
+    host.func(M, "get_udp_socket_ttl", |mut c: Caller<'_, ProcessState>, id: i64| {
+        let ttl = socket(c.data_mut(), id)?.get_ref().ttl().map_err(option_trap)?;
+        Ok(ttl as i32)
+    });
+    host.func(M, "udp_send_to", udp_send_to);
+    host.func(M, "udp_send", udp_send);
+}
+
+fn option_trap(e: std::io::Error) -> Error {
+    trap(format_args!("UDP socket option: {e}"))
+}
+
+/// The socket behind an ID (unknown IDs trap).
+fn socket(state: &mut ProcessState, id: i64) -> Result<Arc<Async<std::net::UdpSocket>>, Error> {
+    Ok(state.resources.net.udp_sockets.get(id as u64)?.0.clone())
+}
+
+fn udp_bind(
+    mut caller: Caller<'_, ProcessState>,
+    addr_type: i32,
+    addr_ptr: i32,
+    port: i32,
+    flow_info: i32,
+    scope_id: i32,
+    id_ptr: i32,
+) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
+    check_out(memory, id_ptr as u32, 8)?;
+    let outcome = match Async::<std::net::UdpSocket>::bind(addr) {
+        Ok(socket) => {
+            Outcome::Done(state.resources.net.udp_sockets.add(UdpSocket(Arc::new(socket))))
+        }
+        Err(e) => Outcome::Failed(e.into()),
+    };
+    outcome.write(memory, state, id_ptr as u32)
+}
+
+/// 0 with the peer, 1 "not connected", 2 any other error (both with an
+/// error ID).
+fn udp_peer_addr(mut caller: Caller<'_, ProcessState>, id: i64, id_ptr: i32) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let peer = socket(state, id)?.get_ref().peer_addr();
+    let not_connected = matches!(&peer, Err(e) if e.kind() == ErrorKind::NotConnected);
+    match report_addr(memory, state, id_ptr as u32, peer)? {
+        1 if !not_connected => Ok(2),
+        status => Ok(status),
+    }
+}
+
+/// Connecting a UDP socket only sets its default peer: it never waits, so
+/// the timeout has nothing to limit.
+#[allow(clippy::too_many_arguments)]
+fn udp_connect(
+    mut caller: Caller<'_, ProcessState>,
+    id: i64,
+    addr_type: i32,
+    addr_ptr: i32,
+    port: i32,
+    flow_info: i32,
+    scope_id: i32,
+    _timeout_ms: i64,
+    id_ptr: i32,
+) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let socket = socket(state, id)?;
+    let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
+    check_out(memory, id_ptr as u32, 8)?;
+    let outcome = match socket.get_ref().connect(addr) {
+        Ok(()) => Outcome::Done(0),
+        Err(e) => Outcome::Failed(e.into()),
+    };
+    outcome.write(memory, state, id_ptr as u32)
+}
+
+fn udp_receive(
+    mut caller: Caller<'_, ProcessState>,
+    id: i64,
+    buf_ptr: i32,
+    buf_len: i32,
+    out_ptr: i32,
+) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let socket = socket(state, id)?;
+    let (buf_ptr, out_ptr) = (buf_ptr as u32, out_ptr as u32);
+    // 64 KiB hold any datagram (IPv6 jumbograms aside).
+    let mut buf = read_buffer(memory, buf_ptr, buf_len as u32)?;
+    check_out(memory, out_ptr, 8)?;
+    Err(suspend_on(state, async move {
+        let received = socket.recv(&mut buf).await.map(|n| {
+            buf.truncate(n);
+            buf
+        });
+        super::report_read(buf_ptr, out_ptr, Some(received))
+    }))
+}
+
+fn udp_receive_from(
+    mut caller: Caller<'_, ProcessState>,
+    id: i64,
+    buf_ptr: i32,
+    buf_len: i32,
+    out_ptr: i32,
+    peer_ptr: i32,
+) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let socket = socket(state, id)?;
+    let (buf_ptr, out_ptr, peer_ptr) = (buf_ptr as u32, out_ptr as u32, peer_ptr as u32);
+    // 64 KiB hold any datagram (IPv6 jumbograms aside).
+    let mut buf = read_buffer(memory, buf_ptr, buf_len as u32)?;
+    check_out(memory, out_ptr, 8)?;
+    check_out(memory, peer_ptr, 8)?;
+    Err(suspend_on(state, async move {
+        let received = socket.recv_from(&mut buf).await;
+        completion(move |ctx| {
+            let (memory, state) = guest::memory_and_state(ctx)?;
+            let status = match received {
+                Ok((n, peer)) => {
+                    guest::write(memory, buf_ptr, &buf[..n])?;
+                    let peer_id = super::add_addrs(state, [peer]);
+                    guest::write_u64(memory, peer_ptr, peer_id)?;
+                    guest::write_u64(memory, out_ptr, n as u64)?;
+                    0
+                }
+                // The peer pointer stays untouched on errors.
+                Err(e) => Outcome::Failed(e.into()).write(memory, state, out_ptr)?,
+            };
+            Ok(vec![Val::I32(status)])
+        })
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn udp_send_to(
+    mut caller: Caller<'_, ProcessState>,
+    id: i64,
+    buf_ptr: i32,
+    buf_len: i32,
+    addr_type: i32,
+    addr_ptr: i32,
+    port: i32,
+    flow_info: i32,
+    scope_id: i32,
+    out_ptr: i32,
+) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let socket = socket(state, id)?;
+    let data = guest::bytes(memory, buf_ptr as u32, buf_len as u32)?.to_vec();
+    let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
+    let out_ptr = out_ptr as u32;
+    check_out(memory, out_ptr, 8)?;
+    Err(suspend_on(state, async move {
+        let sent = socket.send_to(&data, addr).await;
+        report(out_ptr, Outcome::from_io(Some(sent), |n| n as u64))
+    }))
+}
+
+fn udp_send(
+    mut caller: Caller<'_, ProcessState>,
+    id: i64,
+    buf_ptr: i32,
+    buf_len: i32,
+    out_ptr: i32,
+) -> Result<i32, Error> {
+    let (memory, state) = guest::memory_and_state(&mut caller)?;
+    let socket = socket(state, id)?;
+    let data = guest::bytes(memory, buf_ptr as u32, buf_len as u32)?.to_vec();
+    let out_ptr = out_ptr as u32;
+    check_out(memory, out_ptr, 8)?;
+    Err(suspend_on(state, async move {
+        let sent = socket.send(&data).await;
+        report(out_ptr, Outcome::from_io(Some(sent), |n| n as u64))
+    }))
+}
