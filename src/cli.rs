@@ -70,6 +70,19 @@ struct RunArgs {
     /// Mark the run as a benchmark: no test mode; `--bench` is passed to the program.
     #[arg(long)]
     bench: bool,
+    /// Record every answer the outside world gives the program (clocks,
+    /// random bytes, stdin, DNS, sockets) to FILE, for --replay. Implies
+    /// --deterministic (seed 0 unless given).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["replay", "seeds"])]
+    record: Option<PathBuf>,
+    /// Replay a recording: the same run, without the outside world. Stops
+    /// with exit status 3 at the first call that differs from the recording.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["seeds", "deterministic", "dirs", "fuel_slice"])]
+    replay: Option<PathBuf>,
+    /// Print the schedule to FILE (`-`: stderr): each run of a process, its
+    /// fuel and host calls. Implies --deterministic (seed 0 unless given).
+    #[arg(long, value_name = "FILE", conflicts_with = "seeds")]
+    trace: Option<PathBuf>,
     /// The program.
     path: PathBuf,
     /// Arguments for the program (put `--` before ones that start with `-`).
@@ -121,6 +134,12 @@ pub fn main() -> i32 {
     let default_level = if testing { "error" } else { "warn" };
     let env = env_logger::Env::default().default_filter_or(default_level);
     let _ = env_logger::Builder::from_env(env).try_init();
+    if let Command::Run(args) = &cli.command {
+        if testing && (args.record.is_some() || args.replay.is_some() || args.trace.is_some()) {
+            eprintln!("Error: --record, --replay and --trace run a program, not tests");
+            return 2;
+        }
+    }
     let (runtime, result) = match cli.command {
         Command::Run(RunArgs { runtime, path, args, .. }) if testing => {
             let options = TestOptions {
@@ -142,7 +161,7 @@ pub fn main() -> i32 {
             };
             (runtime, options.into())
         }
-        Command::Run(RunArgs { runtime, bench, path, mut args }) => {
+        Command::Run(RunArgs { runtime, bench, path, mut args, record, replay, trace }) => {
             // As with a plain argument parser, the first `--` only separates.
             if let Some(dashes) = args.iter().position(|a| a == "--") {
                 args.remove(dashes);
@@ -156,6 +175,9 @@ pub fn main() -> i32 {
                 dirs: runtime.dirs.clone(),
                 scheduler: runtime.scheduler(),
                 runtime: runtime.runtime(),
+                record,
+                replay,
+                trace,
             };
             (runtime, options.into())
         }

@@ -52,31 +52,92 @@ struct Inner {
     modules: ModuleCache,
     scheduler: Arc<dyn Scheduler>,
     options: RuntimeOptions,
+    /// Record/replay (deterministic mode only).
+    world: Option<Arc<crate::replay::World>>,
+    /// `--trace` (deterministic mode only).
+    trace: Option<Arc<crate::replay::Trace>>,
 }
 
 /// Registers host functions in the linker and remembers their signatures.
 pub(crate) struct HostFunctions<'a> {
     linker: &'a mut Linker<ProcessState>,
     signatures: &'a mut HashMap<(String, String), FuncType>,
+    /// Wrap every function so the trace can name the calls a process made.
+    traced: bool,
 }
 
 impl HostFunctions<'_> {
     /// Adds `module::name` implemented by `func`.
-    pub(crate) fn func<Params, Results, F>(&mut self, module: &str, name: &str, func: F)
+    pub(crate) fn func<Params, Results, F>(&mut self, module: &str, name: &'static str, func: F)
     where
-        F: wasmi::IntoFunc<ProcessState, Params, Results>,
+        F: wasmi::IntoFunc<ProcessState, Params, Results> + Traced<Params, Results>,
     {
         use wasmi::WasmTyList;
         let ty = FuncType::new(
             <F::Params as WasmTyList>::types().as_ref().iter().copied(),
             <F::Results as WasmTyList>::types().as_ref().iter().copied(),
         );
-        self.linker
-            .func_wrap(module, name, func)
-            .unwrap_or_else(|e| panic!("host function {module}::{name} defined twice: {e}"));
+        let defined = if self.traced {
+            func.define_traced(self.linker, module, name)
+        } else {
+            self.linker.func_wrap(module, name, func).map(drop)
+        };
+        defined.unwrap_or_else(|e| panic!("host function {module}::{name} defined twice: {e}"));
         self.signatures.insert((module.to_string(), name.to_string()), ty);
     }
 }
+
+/// A host function that can be defined with a wrapper noting its name in
+/// the calling process's trace (only when tracing: no cost otherwise).
+pub(crate) trait Traced<Params, Results> {
+    fn define_traced(
+        self,
+        linker: &mut Linker<ProcessState>,
+        module: &str,
+        name: &'static str,
+    ) -> Result<(), wasmi::errors::LinkerError>;
+}
+
+macro_rules! traced {
+    ($($arg:ident)*) => {
+        impl<'c, F, $($arg,)* R> Traced<(wasmi::Caller<'c, ProcessState>, $($arg,)*), R> for F
+        where
+            F: Fn(wasmi::Caller<'_, ProcessState>, $($arg),*) -> R + Send + Sync + 'static,
+            $($arg: wasmi::WasmTy,)*
+            R: wasmi::WasmRet,
+        {
+            #[allow(non_snake_case)]
+            fn define_traced(
+                self,
+                linker: &mut Linker<ProcessState>,
+                module: &str,
+                name: &'static str,
+            ) -> Result<(), wasmi::errors::LinkerError> {
+                linker
+                    .func_wrap(module, name, move |mut caller: wasmi::Caller<'_, ProcessState>, $($arg: $arg),*| -> R {
+                        caller.data_mut().traced_calls.push(name);
+                        (self)(caller, $($arg),*)
+                    })
+                    .map(drop)
+            }
+        }
+
+    };
+}
+
+traced!();
+traced!(A1);
+traced!(A1 A2);
+traced!(A1 A2 A3);
+traced!(A1 A2 A3 A4);
+traced!(A1 A2 A3 A4 A5);
+traced!(A1 A2 A3 A4 A5 A6);
+traced!(A1 A2 A3 A4 A5 A6 A7);
+traced!(A1 A2 A3 A4 A5 A6 A7 A8);
+traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9);
+traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10);
+traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11);
+traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12);
 
 /// Builds the wasmi configuration every module is compiled with.
 fn engine_config() -> Config {
@@ -95,10 +156,25 @@ fn engine_config() -> Config {
 impl Runtime {
     /// Creates a runtime whose processes run on `scheduler`.
     pub fn new(scheduler: Arc<dyn Scheduler>, options: RuntimeOptions) -> Self {
+        Self::with_world(scheduler, options, None, None)
+    }
+
+    /// A runtime whose outside world is recorded or replayed by `world`,
+    /// and whose schedule is traced to `trace` (deterministic mode).
+    pub(crate) fn with_world(
+        scheduler: Arc<dyn Scheduler>,
+        options: RuntimeOptions,
+        world: Option<Arc<crate::replay::World>>,
+        trace: Option<Arc<crate::replay::Trace>>,
+    ) -> Self {
         let engine = Engine::new(&engine_config());
         let mut linker = Linker::new(&engine);
         let mut signatures = HashMap::new();
-        let mut host = HostFunctions { linker: &mut linker, signatures: &mut signatures };
+        let mut host = HostFunctions {
+            linker: &mut linker,
+            signatures: &mut signatures,
+            traced: trace.is_some(),
+        };
         crate::api::register(&mut host);
         crate::wasi::register(&mut host);
         Self(Arc::new(Inner {
@@ -108,7 +184,19 @@ impl Runtime {
             modules: ModuleCache::default(),
             scheduler,
             options,
+            world,
+            trace,
         }))
+    }
+
+    /// The record/replay layer, when one is active.
+    pub(crate) fn world(&self) -> Option<&Arc<crate::replay::World>> {
+        self.0.world.as_ref()
+    }
+
+    /// The `--trace` output, when tracing.
+    pub(crate) fn trace(&self) -> Option<&Arc<crate::replay::Trace>> {
+        self.0.trace.as_ref()
     }
 
     /// Compiles (or finds in the cache) a module from Wasm binary or text,

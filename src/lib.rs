@@ -22,6 +22,7 @@ mod message;
 mod module;
 mod os;
 mod process;
+mod replay;
 mod runner;
 mod scheduler;
 mod sweep;

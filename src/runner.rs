@@ -4,7 +4,8 @@
 use crate::engine::{Runtime, RuntimeOptions};
 use crate::environment::Environment;
 use crate::process::{self, InheritStdio, Preopen, ProcessConfig, SpawnOptions};
-use crate::scheduler::{Scheduler, SchedulerKind};
+use crate::replay::{log as recording, Trace, World};
+use crate::scheduler::{Deterministic, Scheduler, SchedulerKind};
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +23,13 @@ pub struct RunOptions {
     pub scheduler: SchedulerKind,
     /// Runtime tunables.
     pub runtime: RuntimeOptions,
+    /// Record every answer of the outside world to this file (deterministic
+    /// mode; seed 0 unless the scheduler says otherwise).
+    pub record: Option<PathBuf>,
+    /// Replay this recording instead of asking the outside world.
+    pub replay: Option<PathBuf>,
+    /// Trace the schedule to this file (`-`: stderr); deterministic mode.
+    pub trace: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -33,6 +41,9 @@ impl RunOptions {
             dirs: Vec::new(),
             scheduler: SchedulerKind::default(),
             runtime: RuntimeOptions::default(),
+            record: None,
+            replay: None,
+            trace: None,
         }
     }
 }
@@ -59,11 +70,80 @@ pub(crate) fn scheduler(kind: SchedulerKind) -> anyhow::Result<Arc<dyn Scheduler
 }
 
 /// Runs a program to the end of its first process and returns the exit
-/// status: the `proc_exit` code, 0 on a normal return, 101 on a failure.
+/// status: the `proc_exit` code, 0 on a normal return, 101 on a failure;
+/// 3 (after an `Error: replay diverged ...` line on stderr) when a replay
+/// diverges from its recording or a recording cannot be written.
 pub fn run(options: RunOptions) -> anyhow::Result<i32> {
     let bytes = read_module(&options.path)?;
-    let scheduler = scheduler(options.scheduler)?;
-    let runtime = Runtime::new(scheduler.clone(), options.runtime.clone());
+    let program = options
+        .path
+        .file_name()
+        .map_or_else(|| options.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let args: Vec<String> = std::iter::once(program).chain(options.args.iter().cloned()).collect();
+    let mut config = ProcessConfig::root(args, root_preopens(&options.dirs));
+    let mut kind = options.scheduler;
+    let mut runtime_options = options.runtime.clone();
+    let outside = options.record.is_some() || options.replay.is_some() || options.trace.is_some();
+    if let (true, SchedulerKind::Threaded { .. }) = (outside, kind) {
+        kind = SchedulerKind::Deterministic { seed: 0 };
+    }
+    let trace = match &options.trace {
+        Some(path) => Some(Arc::new(
+            Trace::open(path)
+                .with_context(|| format!("cannot open the trace file '{}'", path.display()))?,
+        )),
+        None => None,
+    };
+    let world = if let Some(path) = &options.replay {
+        let recording = read_recording(path)?;
+        let header = &recording.header;
+        if let Err(mismatch) = check_header(header, &bytes, &options) {
+            eprintln!("Error: {mismatch}");
+            return Ok(crate::replay::DIVERGED);
+        }
+        config.args = header.args.clone();
+        config.envs = header.env.clone();
+        config.preopens = header
+            .dirs
+            .iter()
+            .map(|(guest, host)| Preopen { guest: guest.clone(), host: host.into() })
+            .collect();
+        kind = SchedulerKind::Deterministic { seed: header.seed };
+        runtime_options.fuel_slice = header.fuel_slice;
+        Some(World::replay(recording, trace.clone()))
+    } else if let Some(path) = &options.record {
+        let SchedulerKind::Deterministic { seed } = kind else { unreachable!("set above") };
+        let header = recording::Header {
+            runtime: env!("CARGO_PKG_VERSION").to_string(),
+            module_hash: recording::module_hash(&bytes),
+            module_len: bytes.len() as u64,
+            seed,
+            fuel_slice: runtime_options.fuel_slice,
+            args: config.args.clone(),
+            env: config.envs.clone(),
+            dirs: config
+                .preopens
+                .iter()
+                .map(|p| (p.guest.clone(), p.host.to_string_lossy().into_owned()))
+                .collect(),
+        };
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create the recording '{}'", path.display()))?;
+        let out = Box::new(std::io::BufWriter::with_capacity(64 << 10, file));
+        Some(
+            World::record(out, &header, trace.clone())
+                .with_context(|| format!("cannot write the recording '{}'", path.display()))?,
+        )
+    } else {
+        None
+    };
+    let scheduler: Arc<dyn Scheduler> = match (&world, kind) {
+        (Some(world), SchedulerKind::Deterministic { seed }) => {
+            Arc::new(Deterministic::with_hook(seed, world.clone()))
+        }
+        _ => scheduler(kind)?,
+    };
+    let runtime = Runtime::with_world(scheduler.clone(), runtime_options, world.clone(), trace.clone());
     let module = runtime.compile(&bytes)?;
     let has_start = module
         .wasmi()
@@ -72,12 +152,6 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
     if !has_start {
         bail!("'{}' has no `_start` function to run", options.path.display());
     }
-    let program = options
-        .path
-        .file_name()
-        .map_or_else(|| options.path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let args = std::iter::once(program).chain(options.args.iter().cloned()).collect();
-    let config = ProcessConfig::root(args, root_preopens(&options.dirs));
     let env = Arc::new(Environment::new(1));
     let (done, exited) = async_channel::bounded(1);
     process::spawn(
@@ -102,5 +176,53 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
             Err(_) => 101,
         }
     }));
+    if let Some(trace) = &trace {
+        trace.flush();
+    }
+    if let Some(world) = &world {
+        if let Some(failure) = world.finish(status) {
+            eprintln!("Error: {failure}");
+            return Ok(crate::replay::DIVERGED);
+        }
+    }
     Ok(status)
+}
+
+fn read_recording(path: &Path) -> anyhow::Result<recording::Recording> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open the recording '{}'", path.display()))?;
+    recording::read(std::io::BufReader::new(file))
+        .map_err(|e| anyhow::anyhow!("cannot read the recording '{}': {e}", path.display()))
+}
+
+/// Refuses a replay whose recording was made with another module or
+/// other arguments than the ones given.
+fn check_header(header: &recording::Header, bytes: &[u8], options: &RunOptions) -> Result<(), String> {
+    let hash = recording::module_hash(bytes);
+    if header.module_hash != hash || header.module_len != bytes.len() as u64 {
+        return Err(format!(
+            "replay diverged before the start: the recording was made with a different module \
+             ({}, {} bytes) than '{}' ({hash}, {} bytes)",
+            header.module_hash,
+            header.module_len,
+            options.path.display(),
+            bytes.len()
+        ));
+    }
+    let recorded = header.args.get(1..).unwrap_or_default();
+    if !options.args.is_empty() && options.args != recorded {
+        return Err(format!(
+            "replay diverged before the start: the recording ran with arguments {recorded:?}, not {:?}",
+            options.args
+        ));
+    }
+    if header.runtime != env!("CARGO_PKG_VERSION") {
+        log::warn!(
+            target: "lunatic::replay",
+            "the recording was made by runtime version {}, this is {}: schedules may differ",
+            header.runtime,
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    Ok(())
 }

@@ -12,10 +12,10 @@ const M: &str = "lunatic::distributed";
 const NOT_DISTRIBUTED: &str = "Distributed is not initialized";
 
 pub(super) fn register(host: &mut HostFunctions<'_>) {
-    host.func(M, "nodes_count", || -> i32 { 0 });
-    host.func(M, "get_nodes", |_ptr: i32, _cap: i32| -> i32 { 0 });
-    host.func(M, "node_id", || -> i64 { 0 });
-    host.func(M, "module_id", || -> i64 { 0 });
+    host.func(M, "nodes_count", |_: Caller<'_, ProcessState>| -> i32 { 0 });
+    host.func(M, "get_nodes", |_: Caller<'_, ProcessState>, _ptr: i32, _cap: i32| -> i32 { 0 });
+    host.func(M, "node_id", |_: Caller<'_, ProcessState>| -> i64 { 0 });
+    host.func(M, "module_id", |_: Caller<'_, ProcessState>| -> i64 { 0 });
     host.func(M, "spawn", spawn);
     host.func(M, "send", |_c: Caller<'_, ProcessState>, _node: i64, _pid: i64| -> Result<i32, Error> {
         bail_trap!("{NOT_DISTRIBUTED}")

@@ -128,7 +128,10 @@ async fn drive(
         outputs: vec![Val::I32(0); results],
         on_trap: Vec::new(),
     }];
-    loop {
+    let tracing = store.data().runtime.trace().is_some();
+    // Fuel in the store when this run of the process began (for the trace).
+    let mut started = if tracing { store.get_fuel().unwrap_or(0) } else { 0 };
+    let exit = loop {
         let frame = frames.last_mut().expect("the root frame is popped only on return");
         let step = match frame.call.take().expect("a runnable frame") {
             Call::Start(func, params) => func.call_resumable(&mut *store, &params, &mut frame.outputs),
@@ -142,21 +145,27 @@ async fn drive(
             Ok(ResumableCall::Finished) => {
                 let done = frames.pop().expect("the frame just run");
                 let Some(parent) = frames.last_mut() else {
-                    return Exit::Returned;
+                    break Exit::Returned;
                 };
                 resume_parent(parent, done.outputs);
                 continue;
             }
             Ok(ResumableCall::OutOfFuel(invocation)) => {
+                if tracing {
+                    trace_stop(store, started, "preempted");
+                }
                 let state = store.data();
                 state.runtime.scheduler().fuel_consumed(state.last_slice);
                 if let Err(exit) = refuel(store, invocation.required_fuel()) {
-                    return exit;
+                    break exit;
                 }
                 store.data_mut().start_spawned();
                 future::yield_now().await;
+                if tracing {
+                    started = store.get_fuel().unwrap_or(0);
+                }
                 if let Err(exit) = store.data_mut().handle_queued_signals() {
-                    return exit;
+                    break exit;
                 }
                 frames.last_mut().unwrap().call = Some(Call::Refueled(invocation));
                 continue;
@@ -174,7 +183,11 @@ async fn drive(
                                 on_trap,
                             });
                         }
-                        other => match wait(store, other).await {
+                        other => match if tracing {
+                            traced_wait(store, other, &mut started).await
+                        } else {
+                            wait(store, other).await
+                        } {
                             Ok(Ok(inputs)) => {
                                 frames.last_mut().unwrap().call =
                                     Some(Call::Resume(invocation, inputs));
@@ -183,31 +196,120 @@ async fn drive(
                                 if let Err(exit) =
                                     unwind_or(&mut frames, crate::errors::one_line(&trap))
                                 {
-                                    return exit;
+                                    break exit;
                                 }
                             }
-                            Err(exit) => return exit,
+                            Err(exit) => break exit,
                         },
                     }
                     continue;
                 }
                 if let Some(code) = error.i32_exit_status() {
-                    return if code == 0 { Exit::Returned } else { Exit::Exited(code) };
+                    break if code == 0 { Exit::Returned } else { Exit::Exited(code) };
                 }
                 crate::errors::one_line(error)
             }
             Err(error) => {
                 if let Some(code) = error.i32_exit_status() {
-                    return if code == 0 { Exit::Returned } else { Exit::Exited(code) };
+                    break if code == 0 { Exit::Returned } else { Exit::Exited(code) };
                 }
                 crate::errors::one_line(&error)
             }
         };
         if let Err(exit) = unwind_or(&mut frames, trap) {
-            return exit;
+            break exit;
         }
+    };
+    if tracing {
+        let then = match &exit {
+            Exit::Returned => "exit: returned".to_string(),
+            Exit::Exited(code) => format!("exit: code {code}"),
+            Exit::Trapped(_) => "exit: trapped".to_string(),
+            Exit::Killed => "exit: killed".to_string(),
+            Exit::LinkFailed => "exit: link died".to_string(),
+            Exit::OutOfFuel => "exit: no fuel".to_string(),
+        };
+        trace_stop(store, started, &then);
+    }
+    exit
+}
+
+/// [`wait`], writing the trace line of the run that ends here, but only if
+/// the process really waits (a receive whose message is already there does
+/// not end the run).
+async fn traced_wait(
+    store: &mut Store<ProcessState>,
+    pending: Pending,
+    started: &mut u64,
+) -> Result<Result<Vec<Val>, wasmi::Error>, Exit> {
+    let then = match &pending {
+        Pending::Receive { .. } => "waits: receive",
+        Pending::Yield { .. } => "yields",
+        _ => "waits",
+    };
+    let mut line = Some(trace_line(store, *started, then));
+    let woke = {
+        let mut woke = pin!(wait(store, pending));
+        future::poll_fn(|cx| {
+            let poll = woke.as_mut().poll(cx);
+            if poll.is_pending() {
+                if let Some(line) = line.take().flatten() {
+                    line.write();
+                }
+            }
+            poll
+        })
+        .await
+    };
+    if line.is_none() {
+        store.data_mut().traced_calls.clear();
+        *started = store.get_fuel().unwrap_or(0);
+    }
+    woke
+}
+
+/// Writes the trace line of the run of a process that just ended (the
+/// caller checked that tracing is on).
+fn trace_stop(store: &mut Store<ProcessState>, started: u64, then: &str) {
+    if let Some(line) = trace_line(store, started, then) {
+        line.write();
+    }
+    store.data_mut().traced_calls.clear();
+}
+
+/// The trace line for the current run of a process, to write now or later.
+fn trace_line(store: &Store<ProcessState>, started: u64, then: &str) -> Option<TraceLine> {
+    let fuel = started.saturating_sub(store.get_fuel().unwrap_or(0));
+    let state = store.data();
+    let trace = state.runtime.trace()?.clone();
+    let scheduler = state.runtime.scheduler();
+    Some(TraceLine {
+        trace,
+        step: scheduler.steps(),
+        time: scheduler.now(),
+        pid: state.id(),
+        fuel,
+        then: then.to_string(),
+        calls: state.traced_calls.clone(),
+    })
+}
+
+struct TraceLine {
+    trace: std::sync::Arc<crate::replay::Trace>,
+    step: u64,
+    time: Duration,
+    pid: u64,
+    fuel: u64,
+    then: String,
+    calls: Vec<&'static str>,
+}
+
+impl TraceLine {
+    fn write(self) {
+        self.trace.slice(self.step, self.time, self.pid, self.fuel, &self.then, &self.calls);
     }
 }
+
 
 /// A trap inside a nested (catching) frame resumes its parent with the frame's
 /// `on_trap` values; at the root it ends the process.

@@ -52,6 +52,10 @@ pub(crate) struct ProcessState {
     pub(crate) pending: Option<super::Pending>,
     pub(crate) wasi: crate::wasi::WasiCtx,
     pub(crate) stdio: Arc<dyn Stdio>,
+    /// Calls this process made to the outside world (record/replay numbers them).
+    pub(crate) world_calls: u64,
+    /// Host functions called since the last trace line (only when tracing).
+    pub(crate) traced_calls: Vec<&'static str>,
 }
 
 impl ProcessState {
@@ -87,6 +91,8 @@ impl ProcessState {
             pending: None,
             wasi,
             stdio,
+            world_calls: 0,
+            traced_calls: Vec::new(),
         })
     }
 

@@ -29,6 +29,8 @@ pub struct Deterministic {
 
 struct Inner {
     state: Mutex<State>,
+    /// Record/replay: consulted at every step (see [`super::Hook`]).
+    hook: Option<Arc<dyn super::Hook>>,
     /// Waits on sockets in progress (see `Scheduler::external_waits`).
     external: Arc<AtomicUsize>,
     /// Wakes the driving thread when a task is woken from another thread
@@ -44,14 +46,29 @@ struct State {
     now: Duration,
     timers: BTreeMap<(Duration, u64), Waker>,
     next_timer: u64,
+    /// Steps that made progress so far (tasks run, timers fired, time jumps).
+    steps: u64,
 }
 
 impl Deterministic {
     /// A scheduler whose choices all derive from `seed`.
     pub fn new(seed: u64) -> Self {
+        Self::build(seed, None)
+    }
+
+    /// A scheduler that also consults `hook` at every step (record/replay).
+    pub(crate) fn with_hook(seed: u64, hook: Arc<dyn super::Hook>) -> Self {
+        Self::build(seed, Some(hook))
+    }
+
+    fn build(seed: u64, hook: Option<Arc<dyn super::Hook>>) -> Self {
         let (parker, unparker) = parking::pair();
+        if let Some(hook) = &hook {
+            hook.attach(unparker.clone());
+        }
         Self {
             inner: Arc::new(Inner {
+                hook,
                 state: Mutex::new(State {
                     ready: Vec::new(),
                     scheduling: fastrand::Rng::with_seed(seed),
@@ -61,6 +78,7 @@ impl Deterministic {
                     now: Duration::ZERO,
                     timers: BTreeMap::new(),
                     next_timer: 0,
+                    steps: 0,
                 }),
                 external: Arc::new(AtomicUsize::new(0)),
                 unparker,
@@ -86,9 +104,18 @@ impl Inner {
     /// Runs the next ready task (chosen by the seed), or advances virtual
     /// time to the next deadline.
     fn step(&self) -> Step {
+        if let Some(hook) = &self.hook {
+            // Answers from the outside world enter the schedule only here.
+            let step = self.state.lock().unwrap().steps;
+            let waited = hook.step_start(step);
+            if !waited.is_zero() {
+                self.state.lock().unwrap().now += waited;
+            }
+        }
         let mut state = self.state.lock().unwrap();
         let due = self.wake_due(&mut state);
         if !due.is_empty() {
+            state.steps += 1;
             drop(state);
             due.into_iter().for_each(Waker::wake);
             return Step::Progress;
@@ -97,6 +124,7 @@ impl Inner {
             let len = state.ready.len();
             let index = state.scheduling.usize(..len);
             let runnable = state.ready.swap_remove(index);
+            state.steps += 1;
             drop(state);
             runnable.run();
             return Step::Progress;
@@ -109,6 +137,7 @@ impl Inner {
             }
             Some(deadline) => {
                 state.now = state.now.max(deadline);
+                state.steps += 1;
                 Step::Progress
             }
             None => Step::Wait(None),
@@ -173,6 +202,10 @@ impl Scheduler for Deterministic {
         true
     }
 
+    fn steps(&self) -> u64 {
+        self.inner.state.lock().unwrap().steps
+    }
+
     fn external_waits(&self) -> Option<Arc<AtomicUsize>> {
         Some(self.inner.external.clone())
     }
@@ -192,21 +225,38 @@ impl Scheduler for Deterministic {
         });
         let waker = Waker::from(main_waker.clone());
         let mut main = main;
+        let hook = self.inner.hook.clone();
         loop {
+            if hook.as_ref().is_some_and(|hook| hook.stopped()) {
+                return crate::replay::DIVERGED;
+            }
             if main_waker.woken.swap(false, Ordering::AcqRel) {
                 if let Poll::Ready(status) = main.as_mut().poll(&mut Context::from_waker(&waker)) {
                     return status;
                 }
                 continue;
             }
-            match self.inner.step() {
+            let step = self.inner.step();
+            if let (Step::Wait(_), Some(hook)) = (&step, &hook) {
+                if !hook.idle(self.steps()) {
+                    continue; // stopped: returns at the top of the loop
+                }
+            }
+            match step {
                 Step::Progress => {}
                 Step::Wait(None) => parker.park(),
                 Step::Wait(Some(limit)) => {
                     let started = std::time::Instant::now();
                     parker.park_timeout(limit);
-                    let mut state = self.inner.state.lock().unwrap();
-                    state.now += started.elapsed().min(limit);
+                    let elapsed = started.elapsed().min(limit);
+                    let steps = {
+                        let mut state = self.inner.state.lock().unwrap();
+                        state.now += elapsed;
+                        state.steps
+                    };
+                    if let Some(hook) = &hook {
+                        hook.waited(steps, elapsed);
+                    }
                 }
             }
         }

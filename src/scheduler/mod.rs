@@ -93,9 +93,34 @@ pub trait Scheduler: Send + Sync + 'static {
         false
     }
 
+    /// Scheduling steps taken so far (deterministic scheduler; 0 otherwise).
+    fn steps(&self) -> u64 {
+        0
+    }
+
     /// Runs `main` to completion on the calling thread while the scheduler's
     /// tasks run, and returns its output.
     fn block_on(&self, main: BoxFuture<i32>) -> i32;
+}
+
+/// What the deterministic scheduler consults when a run is recorded or
+/// replayed (implemented by [`crate::replay::World`]): answers from the
+/// outside world enter the schedule only at the start of a step, and real
+/// time the scheduler waits for them is reported.
+pub(crate) trait Hook: Send + Sync {
+    /// Called once with a way to wake the scheduler's thread.
+    fn attach(&self, unparker: parking::Unparker);
+    /// At the start of each step (numbered by the steps that made progress
+    /// before it): may wake tasks; returns virtual time to add.
+    fn step_start(&self, step: u64) -> Duration;
+    /// Nothing can run at `step`: the scheduler is about to wait for the
+    /// outside world. `false` stops the run instead.
+    fn idle(&self, step: u64) -> bool;
+    /// The scheduler waited `elapsed` of real time at `step`, and virtual
+    /// time advanced by as much.
+    fn waited(&self, step: u64, elapsed: Duration);
+    /// Whether the run must stop now.
+    fn stopped(&self) -> bool;
 }
 
 /// Convenience: a sleep of `duration` from now.

@@ -9,6 +9,7 @@ use super::{memory_and_state, ret, WasiResult, M};
 use crate::api::guest;
 use crate::engine::HostFunctions;
 use crate::process::{suspend, Pending, ProcessState};
+use crate::replay;
 use crate::scheduler::Scheduler;
 use std::time::Duration;
 use wasmi::{Caller, Error, Val};
@@ -23,12 +24,43 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
         "clock_time_get",
         |mut c: Caller<'_, ProcessState>, id: i32, _precision: i64, out: i32| {
             let (memory, state) = memory_and_state(&mut c)?;
+            if state.runtime.world().is_some() {
+                let scheduler = state.runtime.scheduler_arc();
+                let reading = replay::sync(
+                    state,
+                    || replay::Call::new("clock_time_get").arg(id),
+                    || clock_now(&*scheduler, id as u32),
+                )?;
+                let now = reading.ok_or(Errno::INVAL);
+                return ret(now.map_err(Into::into).and_then(|now| {
+                    guest::write_u64(memory, out as u32, nanos(now))?;
+                    Ok(())
+                }));
+            }
             ret(clock_time_get(state.runtime.scheduler(), memory, id as u32, out))
         },
     );
     host.func(M, "random_get", |mut c: Caller<'_, ProcessState>, buf: i32, len: i32| {
         let (memory, state) = memory_and_state(&mut c)?;
         let bytes = guest::bytes_mut(memory, buf as u32, len as u32)?;
+        if state.runtime.world().is_some() {
+            let scheduler = state.runtime.scheduler_arc();
+            let random = replay::sync(
+                state,
+                || replay::Call::new("random_get").arg(len as u32),
+                || {
+                    let mut random = vec![0; bytes.len()];
+                    scheduler.fill_random(&mut random).map(|()| random)
+                },
+            )?;
+            return Ok(match random {
+                Ok(random) if random.len() == bytes.len() => {
+                    bytes.copy_from_slice(&random);
+                    0
+                }
+                _ => i32::from(Errno::IO.0),
+            });
+        }
         Ok(match state.runtime.scheduler().fill_random(bytes) {
             Ok(()) => 0,
             Err(_) => i32::from(Errno::IO.0),
@@ -43,9 +75,9 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
         Err(suspend(state, Pending::Yield { results: vec![Val::I32(0)] }))
     });
     // Ends only the calling process; the driver turns the code into its exit.
-    host.func(M, "proc_exit", |code: i32| -> Result<(), Error> { Err(Error::i32_exit(code)) });
+    host.func(M, "proc_exit", |_: Caller<'_, ProcessState>, code: i32| -> Result<(), Error> { Err(Error::i32_exit(code)) });
     // Signals were removed from WASI; nothing can raise one.
-    host.func(M, "proc_raise", |_signal: i32| i32::from(Errno::NOSYS.0));
+    host.func(M, "proc_raise", |_: Caller<'_, ProcessState>, _signal: i32| i32::from(Errno::NOSYS.0));
 }
 
 /// Which scheduler clock a WASI clock reads, `None` if unknown.

@@ -3,8 +3,8 @@
 use super::table::{Entry, Kind, OpenFile};
 use super::types::*;
 use super::{
-    check_out, fs, gather, iovecs, iovecs_len, memory_and_state, offload, ret, scatter, Fail,
-    WasiResult, M,
+    check_out, fs, gather, iovecs, iovecs_len, memory_and_state, offload, offload_outside, ret,
+    scatter, Fail, WasiResult, M,
 };
 use crate::api::guest;
 use crate::engine::HostFunctions;
@@ -288,7 +288,8 @@ fn fd_read(c: &mut C<'_>, fd: u32, iovs: i32, n: i32, offset: Option<u64>, out: 
         (Kind::Stdin, None) => {
             // The host's stdin may wait for input for ever: never on an
             // executor thread.
-            offload(memory, state, move || fs::read_once(std::io::stdin(), len), finish)
+            let call = || crate::replay::Call::new("fd_read").arg(fd).arg(len);
+            offload_outside(memory, state, call, move || fs::read_once(std::io::stdin(), len), finish)
         }
         (Kind::File(f), None) => {
             let f = f.clone();

@@ -152,6 +152,40 @@ where
     Err(Fail::Trap(suspend(state, pending)))
 }
 
+/// Like [`offload`], for work that asks the outside world (stdin): while a
+/// run is recorded or replayed its output goes through the
+/// [`World`](crate::replay::World) (and the work runs off the schedule, or
+/// not at all when replaying).
+fn offload_outside<T, W, F>(
+    memory: &mut [u8],
+    state: &mut ProcessState,
+    call: impl FnOnce() -> crate::replay::Call,
+    work: W,
+    finish: F,
+) -> WasiResult
+where
+    T: crate::replay::Value,
+    W: FnOnce() -> T + Send + 'static,
+    F: FnOnce(&mut [u8], &mut ProcessState, T) -> WasiResult + Send + 'static,
+{
+    let Some(world) = state.runtime.world().cloned() else {
+        return offload(memory, state, work, finish);
+    };
+    if !state.initialized {
+        let output = crate::replay::sync(state, call, work)?;
+        return finish(memory, state, output);
+    }
+    let op = blocking::unblock(work);
+    let wait = world.external(state, call(), None, op, move |output| {
+        completion(move |ctx| {
+            let (memory, state) = guest::memory_and_state(ctx)?;
+            let output = output.expect("no timer: the answer always comes");
+            Ok(vec![Val::I32(ret(finish(memory, state, output))?)])
+        })
+    });
+    Err(Fail::Trap(wait))
+}
+
 /// The caller's memory and state. Unlike [`guest::memory_and_state`] this
 /// also works in a module's start section, before the spawn has recorded
 /// the instance's memory.

@@ -143,22 +143,8 @@ fn poll_oneoff(
         .iter()
         .filter_map(|s| if let Sub::StdinRead { userdata } = s { Some(*userdata) } else { None })
         .collect();
-    let pending = Pending::Async(Box::pin(async move {
-        let timer = async {
-            match earliest {
-                Some(deadline) => scheduler.sleep_until(deadline).await,
-                None => future::pending().await,
-            }
-            None
-        };
-        let input = async {
-            if stdin.is_empty() {
-                return future::pending().await;
-            }
-            Some(crate::scheduler::unblock(&*scheduler, stdin_ready).await)
-        };
-        let woke = future::or(timer, input).await;
-        let mut now = scheduler.now();
+    let watch_stdin = !stdin.is_empty();
+    let finish = move |woke: Option<std::io::Result<usize>>, mut now: Duration| {
         if woke.is_none() {
             now = now.max(earliest.unwrap_or(now));
         }
@@ -181,6 +167,36 @@ fn poll_oneoff(
             let (memory, _) = guest::memory_and_state(ctx)?;
             Ok(vec![Val::I32(ret(write_events(memory, output, nevents, &events))?)])
         })
+    };
+    if watch_stdin {
+        if let Some(world) = state.runtime.world().cloned() {
+            // Whether stdin had input before the deadline is an answer of
+            // the outside world: recorded, or replayed.
+            let timer = earliest.map(|deadline| scheduler.sleep_until(deadline));
+            let call = crate::replay::Call::new("poll_oneoff_stdin")
+                .arg(earliest.map(|deadline| deadline.saturating_sub(now)));
+            let op = blocking::unblock(stdin_ready);
+            let clock = scheduler.clone();
+            let wait = world.external(state, call, timer, op, move |woke| finish(woke, clock.now()));
+            return Err(Fail::Trap(wait));
+        }
+    }
+    let pending = Pending::Async(Box::pin(async move {
+        let timer = async {
+            match earliest {
+                Some(deadline) => scheduler.sleep_until(deadline).await,
+                None => future::pending().await,
+            }
+            None
+        };
+        let input = async {
+            if !watch_stdin {
+                return future::pending().await;
+            }
+            Some(crate::scheduler::unblock(&*scheduler, stdin_ready).await)
+        };
+        let woke = future::or(timer, input).await;
+        finish(woke, scheduler.now())
     }));
     Err(Fail::Trap(suspend(state, pending)))
 }

@@ -9,7 +9,7 @@
 //! curl's `--resolve`, every listed address of a matching host is returned,
 //! with the port of the lookup, and no system file is involved.
 
-use super::{addr, check_out, guest, suspend_on, timed, timer, Outcome, M};
+use super::{addr, check_out, guest, timer, wait_on, Outcome, M};
 use crate::engine::HostFunctions;
 use crate::process::{completion, ProcessState, TIMEOUT};
 use crate::scheduler::Scheduler;
@@ -53,8 +53,12 @@ fn resolve(
     let overrides = overrides(state);
     let scheduler = state.runtime.scheduler_arc();
     let timer = timer(&*scheduler, timeout_ms as u64);
-    Err(suspend_on(state, async move {
-        let result = timed(timer, lookup(scheduler, overrides, name)).await;
+    let call = {
+        let name = name.clone();
+        move || crate::replay::Call::new("resolve").arg(name).arg(timeout_ms)
+    };
+    let lookup = lookup(scheduler, overrides, name);
+    Err(wait_on(state, call, timer, lookup, move |result| {
         completion(move |ctx| {
             let (memory, state) = guest::memory_and_state(ctx)?;
             let status = match result {

@@ -24,6 +24,7 @@ pub(crate) use dns::{parse_resolve_list, RESOLVE_ENV};
 use super::{fail_with, guest, Table};
 use crate::engine::HostFunctions;
 use crate::process::{completion, Completion, Pending, ProcessState, TIMEOUT};
+use crate::replay;
 use crate::scheduler::{BoxFuture, Scheduler};
 use async_io::Async;
 use std::fmt;
@@ -55,7 +56,7 @@ pub(crate) fn register(host: &mut HostFunctions<'_>) {
 /// The networking resource tables of one process (abi.md §1.2).
 pub(crate) struct NetResources {
     pub(crate) dns: Table<dns::DnsIterator>,
-    pub(crate) tcp_listeners: Table<Arc<Async<std::net::TcpListener>>>,
+    pub(crate) tcp_listeners: Table<TcpListener>,
     pub(crate) tcp_streams: Table<TcpStream>,
     pub(crate) tls_listeners: Table<Arc<tls::TlsListener>>,
     pub(crate) tls_streams: Table<TlsStream>,
@@ -87,11 +88,53 @@ pub struct TlsStream(pub(crate) Arc<tls_session::TlsSession>);
 
 /// A handle to a UDP socket, shared like [`TcpStream`].
 #[derive(Clone)]
-pub struct UdpSocket(pub(crate) Arc<Async<std::net::UdpSocket>>);
+pub struct UdpSocket(pub(crate) Arc<Sock<Async<std::net::UdpSocket>>>);
+
+/// A TCP listener in a process's table.
+pub(crate) type TcpListener = Arc<Sock<Async<std::net::TcpListener>>>;
+
+/// A socket, or its stand-in while a recording is replayed: then no I/O
+/// reaches it, every answer comes from the recording (see [`crate::replay`]).
+pub(crate) struct Sock<S>(Option<S>);
+
+impl<S> Sock<S> {
+    pub(crate) fn new(socket: S) -> Self {
+        Self(Some(socket))
+    }
+
+    /// The socket; an error for a replay's stand-in (never reached: a
+    /// replay does not run the operations that would use it).
+    pub(crate) fn get(&self) -> std::io::Result<&S> {
+        self.0.as_ref().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::Unsupported, "a replayed socket has no connection")
+        })
+    }
+}
+
+/// Sockets in a recording: only that one was made; a replay gets a stand-in.
+macro_rules! recorded_socket {
+    ($ty:ty, $token:literal, $standin:expr) => {
+        impl replay::Value for $ty {
+            fn put(&self, out: &mut Vec<String>) {
+                out.push($token.into());
+            }
+            fn take(input: &mut replay::value::Tokens<'_>) -> Result<Self, String> {
+                match input.next($token)? {
+                    $token => Ok($standin),
+                    other => Err(format!("expected {}, found `{other}`", $token)),
+                }
+            }
+        }
+    };
+}
+recorded_socket!(TcpStream, "stream", TcpStream(Arc::new(tcp::Shared::new(Sock(None)))));
+recorded_socket!(TcpListener, "listener", Arc::new(Sock(None)));
+recorded_socket!(UdpSocket, "socket", UdpSocket(Arc::new(Sock(None))));
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TcpStream({:?})", self.0.stream.get_ref().peer_addr().ok())
+        let peer = self.0.stream.get().ok().and_then(|s| s.get_ref().peer_addr().ok());
+        write!(f, "TcpStream({peer:?})")
     }
 }
 
@@ -103,7 +146,8 @@ impl fmt::Debug for TlsStream {
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UdpSocket({:?})", self.0.get_ref().local_addr().ok())
+        let local = self.0.get().ok().and_then(|s| s.get_ref().local_addr().ok());
+        write!(f, "UdpSocket({local:?})")
     }
 }
 
@@ -158,6 +202,37 @@ where
     // its clock past a timeout while they may still do so.
     let work = crate::scheduler::external(state.runtime.scheduler(), work);
     crate::process::suspend(state, Pending::Async(work))
+}
+
+/// Suspends the calling process until `op` (raced against `timer`) is done
+/// and `finish` made its completion. While a run is recorded or replayed
+/// this goes through the [`World`](crate::replay::World): `call` describes
+/// the call for the recording, and a replay never runs `op`.
+fn wait_on<T, Op, Fin>(
+    state: &mut ProcessState,
+    call: impl FnOnce() -> replay::Call,
+    timer: Option<BoxFuture<()>>,
+    op: Op,
+    finish: Fin,
+) -> Error
+where
+    T: replay::Value,
+    Op: Future<Output = T> + Send + 'static,
+    Fin: FnOnce(Option<T>) -> Completion + Send + 'static,
+{
+    match state.runtime.world().cloned() {
+        None => suspend_on(state, async move { finish(timed(timer, op).await) }),
+        Some(world) => world.external(state, call(), timer, op, finish),
+    }
+}
+
+/// A copy of `data` for the recording, only when one is made or replayed.
+fn for_world(state: &ProcessState, data: &[u8]) -> Vec<u8> {
+    if state.runtime.world().is_some() {
+        data.to_vec()
+    } else {
+        Vec::new()
+    }
 }
 
 /// How an operation reporting "status + u64 at an out pointer" ended.

@@ -1,11 +1,12 @@
 //! TCP listeners and streams (18 functions).
 
 use super::{
-    addr, check_out, gather, guest, read_buffer, report, report_addr, report_read, suspend_on,
-    timed, timer, Outcome, TcpStream, Timeout, M, MAX_WRITE,
+    addr, check_out, for_world, gather, guest, read_buffer, report, report_addr, report_read,
+    timer, wait_on, Outcome, Sock, TcpStream, Timeout, M, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
 use crate::process::{completion, ProcessState};
+use crate::replay::{self, Call};
 use async_io::Async;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -14,20 +15,26 @@ use wasmi::{Caller, Error, Val};
 
 /// One TCP connection and the timeouts all its handles share.
 pub(crate) struct Shared {
-    pub(crate) stream: Async<std::net::TcpStream>,
+    pub(crate) stream: Sock<Async<std::net::TcpStream>>,
     read_timeout: Timeout,
     write_timeout: Timeout,
     peek_timeout: Timeout,
 }
 
-impl TcpStream {
-    pub(super) fn new(stream: Async<std::net::TcpStream>) -> Self {
-        Self(Arc::new(Shared {
+impl Shared {
+    pub(super) fn new(stream: Sock<Async<std::net::TcpStream>>) -> Self {
+        Self {
             stream,
             read_timeout: Timeout::default(),
             write_timeout: Timeout::default(),
             peek_timeout: Timeout::default(),
-        }))
+        }
+    }
+}
+
+impl TcpStream {
+    pub(super) fn new(stream: Async<std::net::TcpStream>) -> Self {
+        Self(Arc::new(Shared::new(Sock::new(stream))))
     }
 }
 
@@ -38,14 +45,24 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     });
     host.func(M, "tcp_local_addr", |mut c: Caller<'_, ProcessState>, id: i64, id_ptr: i32| {
         let (memory, state) = guest::memory_and_state(&mut c)?;
-        let addr = state.resources.net.tcp_listeners.get(id as u64)?.get_ref().local_addr();
+        let listener = state.resources.net.tcp_listeners.get(id as u64)?.clone();
+        let addr = replay::sync(
+            state,
+            || Call::new("tcp_local_addr").arg(id),
+            || listener.get()?.get_ref().local_addr(),
+        )?;
         report_addr(memory, state, id_ptr as u32, addr)
     });
     host.func(M, "tcp_accept", tcp_accept);
     host.func(M, "tcp_connect", tcp_connect);
     host.func(M, "tcp_peer_addr", |mut c: Caller<'_, ProcessState>, id: i64, id_ptr: i32| {
         let (memory, state) = guest::memory_and_state(&mut c)?;
-        let addr = stream(state, id)?.stream.get_ref().peer_addr();
+        let shared = stream(state, id)?;
+        let addr = replay::sync(
+            state,
+            || Call::new("tcp_peer_addr").arg(id),
+            || shared.stream.get()?.get_ref().peer_addr(),
+        )?;
         report_addr(memory, state, id_ptr as u32, addr)
     });
     host.func(M, "drop_tcp_stream", |mut c: Caller<'_, ProcessState>, id: i64| {
@@ -120,8 +137,13 @@ fn tcp_bind(
     let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
     check_out(memory, id_ptr as u32, 8)?;
     // Binding never waits, so it needs no suspension.
-    let outcome = match Async::<TcpListener>::bind(addr) {
-        Ok(listener) => Outcome::Done(state.resources.net.tcp_listeners.add(Arc::new(listener))),
+    let bound = replay::sync(
+        state,
+        || Call::new("tcp_bind").arg(addr),
+        || Async::<TcpListener>::bind(addr).map(|listener| Arc::new(Sock::new(listener))),
+    )?;
+    let outcome = match bound {
+        Ok(listener) => Outcome::Done(state.resources.net.tcp_listeners.add(listener)),
         Err(e) => Outcome::Failed(e.into()),
     };
     outcome.write(memory, state, id_ptr as u32)
@@ -138,13 +160,18 @@ fn tcp_accept(
     let (id_ptr, peer_ptr) = (id_ptr as u32, peer_ptr as u32);
     check_out(memory, id_ptr, 8)?;
     check_out(memory, peer_ptr, 8)?;
-    Err(suspend_on(state, async move {
-        let accepted = listener.accept().await;
+    let accept = async move {
+        let (stream, peer) = listener.get()?.accept().await?;
+        Ok((TcpStream::new(stream), peer))
+    };
+    let call = || Call::new("tcp_accept").arg(id);
+    Err(wait_on(state, call, None, accept, move |accepted: Option<std::io::Result<_>>| {
+        let accepted = accepted.expect("no timer: an accept waits for ever");
         completion(move |ctx| {
             let (memory, state) = guest::memory_and_state(ctx)?;
             let status = match accepted {
                 Ok((stream, peer)) => {
-                    let stream_id = state.resources.net.tcp_streams.add(TcpStream::new(stream));
+                    let stream_id = state.resources.net.tcp_streams.add(stream);
                     let peer_id = super::add_addrs(state, [peer]);
                     guest::write_u64(memory, id_ptr, stream_id)?;
                     guest::write_u64(memory, peer_ptr, peer_id)?;
@@ -176,15 +203,14 @@ fn tcp_connect(
     let id_ptr = id_ptr as u32;
     check_out(memory, id_ptr, 8)?;
     let timer = timer(state.runtime.scheduler(), timeout_ms as u64);
-    Err(suspend_on(state, async move {
-        let connected = timed(timer, Async::<std::net::TcpStream>::connect(addr)).await;
+    let connect = async move { Async::<std::net::TcpStream>::connect(addr).await.map(TcpStream::new) };
+    let call = || Call::new("tcp_connect").arg(addr).arg(timeout_ms);
+    Err(wait_on(state, call, timer, connect, move |connected| {
         completion(move |ctx| {
             let (memory, state) = guest::memory_and_state(ctx)?;
             let outcome = match connected {
                 None => Outcome::TimedOut,
-                Some(Ok(stream)) => {
-                    Outcome::Done(state.resources.net.tcp_streams.add(TcpStream::new(stream)))
-                }
+                Some(Ok(stream)) => Outcome::Done(state.resources.net.tcp_streams.add(stream)),
                 Some(Err(e)) => Outcome::Failed(e.into()),
             };
             Ok(vec![Val::I32(outcome.write(memory, state, id_ptr)?)])
@@ -205,9 +231,11 @@ fn tcp_write_vectored(
     let out_ptr = out_ptr as u32;
     check_out(memory, out_ptr, 8)?;
     let timer = timer(state.runtime.scheduler(), shared.write_timeout.get());
-    Err(suspend_on(state, async move {
-        let write = shared.stream.write_with(|mut socket| socket.write(&data));
-        let written = timed(timer, write).await;
+    let recorded = for_world(state, &data);
+    let write =
+        async move { shared.stream.get()?.write_with(|mut socket| socket.write(&data)).await };
+    let call = move || Call::new("tcp_write").arg(id).arg(recorded);
+    Err(wait_on(state, call, timer, write, move |written| {
         report(out_ptr, Outcome::from_io(written, |n| n as u64))
     }))
 }
@@ -228,16 +256,17 @@ fn tcp_read(
     check_out(memory, out_ptr, 8)?;
     let timeout = if peek { &shared.peek_timeout } else { &shared.read_timeout };
     let timer = timer(state.runtime.scheduler(), timeout.get());
-    Err(suspend_on(state, async move {
-        let read = async {
-            let n = if peek {
-                shared.stream.peek(&mut buf).await?
-            } else {
-                shared.stream.read_with(|mut socket| socket.read(&mut buf)).await?
-            };
-            buf.truncate(n);
-            Ok(buf)
+    let len = buf.len();
+    let read = async move {
+        let socket = shared.stream.get()?;
+        let n = if peek {
+            socket.peek(&mut buf).await?
+        } else {
+            socket.read_with(|mut socket| socket.read(&mut buf)).await?
         };
-        report_read(buf_ptr, out_ptr, timed(timer, read).await)
-    }))
+        buf.truncate(n);
+        Ok(buf)
+    };
+    let call = || Call::new(if peek { "tcp_peek" } else { "tcp_read" }).arg(id).arg(len);
+    Err(wait_on(state, call, timer, read, move |read| report_read(buf_ptr, out_ptr, read)))
 }

@@ -71,6 +71,14 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "tls_flush", tls_flush);
 }
 
+/// TLS sessions are not recorded or replayed (yet): while a run is, making
+/// one fails with this error (so no TLS listener or stream ever exists).
+fn not_recordable(state: &ProcessState) -> Option<anyhow::Error> {
+    state.runtime.world().map(|_| {
+        anyhow::anyhow!("TLS is not available while a run is recorded or replayed (--record, --replay)")
+    })
+}
+
 /// The session behind a stream ID (unknown IDs trap).
 fn session(state: &mut ProcessState, id: i64) -> Result<Arc<TlsSession>, Error> {
     Ok(state.resources.net.tls_streams.get(id as u64)?.0.clone())
@@ -96,6 +104,9 @@ fn tls_bind(
     let cert = guest::bytes(memory, cert_ptr as u32, cert_len as u32)?;
     let key = guest::bytes(memory, key_ptr as u32, key_len as u32)?;
     let config = tls_config::server_config(cert, key).map_err(trap)?;
+    if let Some(refused) = not_recordable(state) {
+        return Outcome::Failed(refused).write(memory, state, id_ptr as u32);
+    }
     let outcome = match Async::<TcpListener>::bind(addr) {
         Ok(tcp) => {
             let listener = Arc::new(TlsListener { tcp, config });
@@ -179,6 +190,9 @@ fn tls_connect(
         Ok(ready) => ready,
         Err(error) => return Outcome::Failed(error).write(memory, state, id_ptr),
     };
+    if let Some(refused) = not_recordable(state) {
+        return Outcome::Failed(refused).write(memory, state, id_ptr);
+    }
     let overrides = dns::overrides(state);
     let scheduler = state.runtime.scheduler_arc();
     let timer = timer(&*scheduler, timeout_ms as u64);

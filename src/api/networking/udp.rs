@@ -1,11 +1,13 @@
 //! UDP sockets (14 functions).
 
 use super::{
-    addr, check_out, guest, read_buffer, report, report_addr, suspend_on, Outcome, UdpSocket, M,
+    addr, check_out, for_world, guest, read_buffer, report, report_addr, wait_on, Outcome, Sock,
+    UdpSocket, M,
 };
 use crate::engine::HostFunctions;
 use crate::errors::trap;
 use crate::process::{completion, ProcessState};
+use crate::replay::{self, Call};
 use async_io::Async;
 use std::io::ErrorKind;
 use std::sync::Arc;
@@ -15,7 +17,12 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "udp_bind", udp_bind);
     host.func(M, "udp_local_addr", |mut c: Caller<'_, ProcessState>, id: i64, id_ptr: i32| {
         let (memory, state) = guest::memory_and_state(&mut c)?;
-        let addr = socket(state, id)?.get_ref().local_addr();
+        let socket = socket(state, id)?;
+        let addr = replay::sync(
+            state,
+            || Call::new("udp_local_addr").arg(id),
+            || socket.get()?.get_ref().local_addr(),
+        )?;
         report_addr(memory, state, id_ptr as u32, addr)
     });
     host.func(M, "udp_peer_addr", udp_peer_addr);
@@ -39,19 +46,33 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
         M,
         "set_udp_socket_broadcast",
         |mut c: Caller<'_, ProcessState>, id: i64, on: i32| {
-            socket(c.data_mut(), id)?.get_ref().set_broadcast(on > 0).map_err(option_trap)
+            let state = c.data_mut();
+            let socket = socket(state, id)?;
+            let call = || Call::new("set_udp_socket_broadcast").arg(id).arg(on);
+            let set = replay::sync(state, call, || socket.get()?.get_ref().set_broadcast(on > 0))?;
+            set.map_err(option_trap)
         },
     );
     host.func(M, "get_udp_socket_broadcast", |mut c: Caller<'_, ProcessState>, id: i64| {
-        let on = socket(c.data_mut(), id)?.get_ref().broadcast().map_err(option_trap)?;
-        Ok(i32::from(on))
+        let state = c.data_mut();
+        let socket = socket(state, id)?;
+        let call = || Call::new("get_udp_socket_broadcast").arg(id);
+        let on = replay::sync(state, call, || socket.get()?.get_ref().broadcast())?;
+        Ok(i32::from(on.map_err(option_trap)?))
     });
     host.func(M, "set_udp_socket_ttl", |mut c: Caller<'_, ProcessState>, id: i64, ttl: i32| {
-        socket(c.data_mut(), id)?.get_ref().set_ttl(ttl as u32).map_err(option_trap)
+        let state = c.data_mut();
+        let socket = socket(state, id)?;
+        let call = || Call::new("set_udp_socket_ttl").arg(id).arg(ttl);
+        let set = replay::sync(state, call, || socket.get()?.get_ref().set_ttl(ttl as u32))?;
+        set.map_err(option_trap)
     });
     host.func(M, "get_udp_socket_ttl", |mut c: Caller<'_, ProcessState>, id: i64| {
-        let ttl = socket(c.data_mut(), id)?.get_ref().ttl().map_err(option_trap)?;
-        Ok(ttl as i32)
+        let state = c.data_mut();
+        let socket = socket(state, id)?;
+        let call = || Call::new("get_udp_socket_ttl").arg(id);
+        let ttl = replay::sync(state, call, || socket.get()?.get_ref().ttl())?;
+        Ok(ttl.map_err(option_trap)? as i32)
     });
     host.func(M, "udp_send_to", udp_send_to);
     host.func(M, "udp_send", udp_send);
@@ -62,7 +83,10 @@ fn option_trap(e: std::io::Error) -> Error {
 }
 
 /// The socket behind an ID (unknown IDs trap).
-fn socket(state: &mut ProcessState, id: i64) -> Result<Arc<Async<std::net::UdpSocket>>, Error> {
+fn socket(
+    state: &mut ProcessState,
+    id: i64,
+) -> Result<Arc<Sock<Async<std::net::UdpSocket>>>, Error> {
     Ok(state.resources.net.udp_sockets.get(id as u64)?.0.clone())
 }
 
@@ -78,10 +102,13 @@ fn udp_bind(
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
     check_out(memory, id_ptr as u32, 8)?;
-    let outcome = match Async::<std::net::UdpSocket>::bind(addr) {
-        Ok(socket) => {
-            Outcome::Done(state.resources.net.udp_sockets.add(UdpSocket(Arc::new(socket))))
-        }
+    let bound = replay::sync(
+        state,
+        || Call::new("udp_bind").arg(addr),
+        || Async::<std::net::UdpSocket>::bind(addr).map(|s| UdpSocket(Arc::new(Sock::new(s)))),
+    )?;
+    let outcome = match bound {
+        Ok(socket) => Outcome::Done(state.resources.net.udp_sockets.add(socket)),
         Err(e) => Outcome::Failed(e.into()),
     };
     outcome.write(memory, state, id_ptr as u32)
@@ -91,7 +118,12 @@ fn udp_bind(
 /// error ID).
 fn udp_peer_addr(mut caller: Caller<'_, ProcessState>, id: i64, id_ptr: i32) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    let peer = socket(state, id)?.get_ref().peer_addr();
+    let socket = socket(state, id)?;
+    let peer = replay::sync(
+        state,
+        || Call::new("udp_peer_addr").arg(id),
+        || socket.get()?.get_ref().peer_addr(),
+    )?;
     let not_connected = matches!(&peer, Err(e) if e.kind() == ErrorKind::NotConnected);
     match report_addr(memory, state, id_ptr as u32, peer)? {
         1 if !not_connected => Ok(2),
@@ -117,7 +149,12 @@ fn udp_connect(
     let socket = socket(state, id)?;
     let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
     check_out(memory, id_ptr as u32, 8)?;
-    let outcome = match socket.get_ref().connect(addr) {
+    let connected = replay::sync(
+        state,
+        || Call::new("udp_connect").arg(id).arg(addr),
+        || socket.get()?.get_ref().connect(addr),
+    )?;
+    let outcome = match connected {
         Ok(()) => Outcome::Done(0),
         Err(e) => Outcome::Failed(e.into()),
     };
@@ -137,12 +174,15 @@ fn udp_receive(
     // 64 KiB hold any datagram (IPv6 jumbograms aside).
     let mut buf = read_buffer(memory, buf_ptr, buf_len as u32)?;
     check_out(memory, out_ptr, 8)?;
-    Err(suspend_on(state, async move {
-        let received = socket.recv(&mut buf).await.map(|n| {
-            buf.truncate(n);
-            buf
-        });
-        super::report_read(buf_ptr, out_ptr, Some(received))
+    let len = buf.len();
+    let receive = async move {
+        let n = socket.get()?.recv(&mut buf).await?;
+        buf.truncate(n);
+        Ok(buf)
+    };
+    let call = || Call::new("udp_receive").arg(id).arg(len);
+    Err(wait_on(state, call, None, receive, move |received| {
+        super::report_read(buf_ptr, out_ptr, received)
     }))
 }
 
@@ -161,13 +201,21 @@ fn udp_receive_from(
     let mut buf = read_buffer(memory, buf_ptr, buf_len as u32)?;
     check_out(memory, out_ptr, 8)?;
     check_out(memory, peer_ptr, 8)?;
-    Err(suspend_on(state, async move {
-        let received = socket.recv_from(&mut buf).await;
+    let len = buf.len();
+    let receive = async move {
+        let (n, peer) = socket.get()?.recv_from(&mut buf).await?;
+        buf.truncate(n);
+        Ok((buf, peer))
+    };
+    let call = || Call::new("udp_receive_from").arg(id).arg(len);
+    Err(wait_on(state, call, None, receive, move |received: Option<std::io::Result<_>>| {
+        let received = received.expect("no timer: a receive waits for ever");
         completion(move |ctx| {
             let (memory, state) = guest::memory_and_state(ctx)?;
             let status = match received {
-                Ok((n, peer)) => {
-                    guest::write(memory, buf_ptr, &buf[..n])?;
+                Ok((buf, peer)) => {
+                    let n = buf.len();
+                    guest::write(memory, buf_ptr, &buf)?;
                     let peer_id = super::add_addrs(state, [peer]);
                     guest::write_u64(memory, peer_ptr, peer_id)?;
                     guest::write_u64(memory, out_ptr, n as u64)?;
@@ -200,9 +248,11 @@ fn udp_send_to(
     let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
     let out_ptr = out_ptr as u32;
     check_out(memory, out_ptr, 8)?;
-    Err(suspend_on(state, async move {
-        let sent = socket.send_to(&data, addr).await;
-        report(out_ptr, Outcome::from_io(Some(sent), |n| n as u64))
+    let recorded = for_world(state, &data);
+    let send = async move { socket.get()?.send_to(&data, addr).await };
+    let call = move || Call::new("udp_send_to").arg(id).arg(recorded).arg(addr);
+    Err(wait_on(state, call, None, send, move |sent| {
+        report(out_ptr, Outcome::from_io(sent, |n| n as u64))
     }))
 }
 
@@ -218,8 +268,10 @@ fn udp_send(
     let data = guest::bytes(memory, buf_ptr as u32, buf_len as u32)?.to_vec();
     let out_ptr = out_ptr as u32;
     check_out(memory, out_ptr, 8)?;
-    Err(suspend_on(state, async move {
-        let sent = socket.send(&data).await;
-        report(out_ptr, Outcome::from_io(Some(sent), |n| n as u64))
+    let recorded = for_world(state, &data);
+    let send = async move { socket.get()?.send(&data).await };
+    let call = move || Call::new("udp_send").arg(id).arg(recorded);
+    Err(wait_on(state, call, None, send, move |sent| {
+        report(out_ptr, Outcome::from_io(sent, |n| n as u64))
     }))
 }
