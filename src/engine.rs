@@ -33,7 +33,7 @@ impl Default for RuntimeOptions {
     fn default() -> Self {
         Self {
             fuel_slice: DEFAULT_FUEL_SLICE,
-            compact_idle_after: Some(std::time::Duration::from_millis(10)),
+            compact_idle_after: Some(std::time::Duration::from_millis(500)),
             resolve: Vec::new(),
         }
     }

@@ -15,7 +15,7 @@ fn main(mailbox: Mailbox<u64>) {
     let children: Vec<Process<u64>> = (0..n).map(|_| Process::spawn(mailbox.this(), idle)).collect();
     let spawned = start.elapsed();
     // Let every process reach its `receive` and settle there.
-    lunatic::sleep(std::time::Duration::from_millis(500));
+    lunatic::sleep(std::time::Duration::from_millis(1500));
     for (i, child) in children.iter().enumerate() {
         child.send(i as u64);
     }
