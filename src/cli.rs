@@ -58,6 +58,16 @@ impl RuntimeArgs {
         }
     }
 
+    fn test_options(&self, path: PathBuf, args: Vec<String>) -> TestOptions {
+        TestOptions {
+            path,
+            dirs: self.dirs.clone(),
+            scheduler: self.scheduler(),
+            runtime: self.runtime(),
+            args,
+        }
+    }
+
     fn runtime(&self) -> RuntimeOptions {
         RuntimeOptions { fuel_slice: self.fuel_slice.max(1), ..RuntimeOptions::default() }
     }
@@ -142,23 +152,11 @@ pub fn main() -> i32 {
     }
     let (runtime, result) = match cli.command {
         Command::Run(RunArgs { runtime, path, args, .. }) if testing => {
-            let options = TestOptions {
-                path,
-                dirs: runtime.dirs.clone(),
-                scheduler: runtime.scheduler(),
-                runtime: runtime.runtime(),
-                args,
-            };
+            let options = runtime.test_options(path, args);
             (runtime, options.into())
         }
         Command::Test(TestArgs { runtime, path, args }) => {
-            let options = TestOptions {
-                path,
-                dirs: runtime.dirs.clone(),
-                scheduler: runtime.scheduler(),
-                runtime: runtime.runtime(),
-                args,
-            };
+            let options = runtime.test_options(path, args);
             (runtime, options.into())
         }
         Command::Run(RunArgs { runtime, bench, path, mut args, record, replay, trace }) => {
