@@ -3,15 +3,14 @@
 //! `cargo bench --bench cpu`; prints seconds for each and their ratio.
 
 use std::time::{Duration, Instant};
-use wasmi::{CompilationMode, Config, Engine, Linker, Module, ResumableCall, Store};
+use wasmi::{Engine, Linker, Module, ResumableCall, Store};
 
 const MODULE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/cpu.wat");
 const ROUNDS: usize = 5;
 
 fn bare_wasmi(wasm: &[u8]) -> Duration {
-    let mut config = Config::default();
-    config.consume_fuel(true).compilation_mode(CompilationMode::Eager);
-    let engine = Engine::new(&config);
+    // Exactly the runtime's engine settings (fuel, eager compilation, features).
+    let engine = Engine::new(&lunatic_wasmi::engine_config());
     let module = Module::new(&engine, wasm).expect("valid module");
     let start = Instant::now();
     let mut store = Store::new(&engine, ());
@@ -40,14 +39,14 @@ fn runtime(path: &str) -> Duration {
     start.elapsed()
 }
 
-fn best(mut f: impl FnMut() -> Duration) -> Duration {
-    (0..ROUNDS).map(|_| f()).min().unwrap()
-}
-
 fn main() {
     let wasm = wat_bytes();
-    let bare = best(|| bare_wasmi(&wasm));
-    let ours = best(|| runtime(MODULE));
+    // Alternate the two so that machine noise hits both alike; keep the best.
+    let (mut bare, mut ours) = (Duration::MAX, Duration::MAX);
+    for _ in 0..ROUNDS {
+        bare = bare.min(bare_wasmi(&wasm));
+        ours = ours.min(runtime(MODULE));
+    }
     println!("cpu_bare_wasmi_s {:.4}", bare.as_secs_f64());
     println!("cpu_runtime_s {:.4}", ours.as_secs_f64());
     println!("cpu_runtime_over_bare {:.4}", ours.as_secs_f64() / bare.as_secs_f64());

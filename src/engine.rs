@@ -139,8 +139,9 @@ traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10);
 traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11);
 traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12);
 
-/// Builds the wasmi configuration every module is compiled with.
-fn engine_config() -> Config {
+/// The wasmi configuration every module is compiled with (public so that
+/// benchmarks can compare against bare wasmi with identical settings).
+pub fn engine_config() -> Config {
     let mut config = Config::default();
     config
         .consume_fuel(true)

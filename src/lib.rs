@@ -30,7 +30,7 @@ mod test_mode;
 mod wasi;
 
 pub use cli::main;
-pub use engine::{Runtime, RuntimeOptions, DEFAULT_FUEL_SLICE};
+pub use engine::{engine_config, Runtime, RuntimeOptions, DEFAULT_FUEL_SLICE};
 pub use environment::Environment;
 pub use errors::LoadError;
 pub use message::{DataMessage, Message, Resource};
