@@ -6,6 +6,7 @@ use crate::module::{ModuleCache, ModuleHandle};
 use crate::process::ProcessState;
 use crate::scheduler::Scheduler;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use wasmi::{CompilationMode, Config, Engine, FuncType, Linker};
 
@@ -20,6 +21,12 @@ pub struct RuntimeOptions {
     /// How long a process waits in `receive` before its untouched memory
     /// pages are given back to the OS (`None`: never; zero: at once).
     pub compact_idle_after: Option<std::time::Duration>,
+    /// How many bytes of linear memory may sit in processes that wait out
+    /// `compact_idle_after`; a process that parks beyond this budget is
+    /// compacted at once. Bounds the memory of a burst of new idle processes
+    /// (spawning at ~2 000/s, half a second of delay is a gigabyte) without
+    /// making short waits pay for compaction in small programs.
+    pub compact_budget: usize,
     /// Host names whose DNS lookups (`lunatic::networking::resolve`,
     /// `tls_connect`) answer with these addresses instead of asking the
     /// system resolver, like curl's `--resolve`; a name may appear several
@@ -34,6 +41,7 @@ impl Default for RuntimeOptions {
         Self {
             fuel_slice: DEFAULT_FUEL_SLICE,
             compact_idle_after: Some(std::time::Duration::from_millis(500)),
+            compact_budget: 256 << 20,
             resolve: Vec::new(),
         }
     }
@@ -56,6 +64,21 @@ struct Inner {
     world: Option<Arc<crate::replay::World>>,
     /// `--trace` (deterministic mode only).
     trace: Option<Arc<crate::replay::Trace>>,
+    /// Linear-memory bytes of parked processes waiting to be compacted.
+    compact_pending: AtomicUsize,
+}
+
+/// A parked process's share of [`RuntimeOptions::compact_budget`], given back
+/// when it is dropped (compacted or woken).
+pub(crate) struct CompactCharge {
+    runtime: Runtime,
+    bytes: usize,
+}
+
+impl Drop for CompactCharge {
+    fn drop(&mut self) {
+        self.runtime.0.compact_pending.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 /// Registers host functions in the linker and remembers their signatures.
@@ -187,6 +210,7 @@ impl Runtime {
             options,
             world,
             trace,
+            compact_pending: AtomicUsize::new(0),
         }))
     }
 
@@ -258,6 +282,19 @@ impl Runtime {
     /// See [`RuntimeOptions::compact_idle_after`].
     pub fn compact_idle_after(&self) -> Option<std::time::Duration> {
         self.0.options.compact_idle_after
+    }
+
+    /// Charges `bytes` of uncompacted idle memory against the compaction
+    /// budget; `None` when it is spent (then compact at once).
+    pub(crate) fn charge_idle_memory(&self, bytes: usize) -> Option<CompactCharge> {
+        let pending = &self.0.compact_pending;
+        let limit = self.0.options.compact_budget;
+        pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                now.checked_add(bytes).filter(|&total| total <= limit)
+            })
+            .ok()
+            .map(|_| CompactCharge { runtime: self.clone(), bytes })
     }
 
     /// See [`RuntimeOptions::resolve`].

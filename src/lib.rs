@@ -35,6 +35,7 @@ pub use environment::Environment;
 pub use errors::LoadError;
 pub use message::{DataMessage, Message, Resource};
 pub use module::ModuleHandle;
+pub use os::PoolAllocator;
 pub use process::{
     spawn, Exit, InheritStdio, OnExit, Preopen, ProcessConfig, ProcessHandle, SpawnOptions, Stdio,
     FUEL_UNIT,

@@ -1,4 +1,7 @@
-//! The one place with `unsafe` code: giving zero pages back to the OS.
+//! The one place with `unsafe` code: giving memory back to the OS.
+//!
+//! Two tools live here: [`release_zero_pages`] for idle processes, and the
+//! [`PoolAllocator`] that keeps linear memories out of the C heap.
 //!
 //! wasmi allocates a module's linear memory as a zero-filled `Vec<u8>`, which
 //! commits every initial page (over 1 MiB for a Rust guest). Most of those
@@ -6,6 +9,10 @@
 //! kernel it may drop the all-zero pages; private anonymous memory reads back
 //! as zeros afterwards, so the guest sees exactly the same bytes.
 #![allow(unsafe_code)]
+
+mod pool;
+
+pub use pool::PoolAllocator;
 
 /// Releases the physical memory behind every all-zero, page-aligned page of
 /// `buf` and returns how many bytes were released. Contents are unchanged.

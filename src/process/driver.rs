@@ -417,9 +417,13 @@ async fn wait(
                 }
                 skip = state.mailbox.len();
                 if !state.memory_compacted && compact.is_none() {
+                    let size = state.memory.map_or(0, |memory| memory.data_size(&*store));
                     match runtime.compact_idle_after() {
                         Some(Duration::ZERO) => compact_memory(store),
-                        Some(delay) => compact = Some(scheduler::sleep(&*scheduler, delay)),
+                        Some(delay) => match runtime.charge_idle_memory(size) {
+                            Some(charge) => compact = Some((scheduler::sleep(&*scheduler, delay), charge)),
+                            None => compact_memory(store),
+                        },
                         None => {}
                     }
                 }
@@ -433,7 +437,7 @@ async fn wait(
                             return Poll::Ready(Wake::Deadline);
                         }
                     }
-                    if let Some(idle) = &mut compact {
+                    if let Some((idle, _)) = &mut compact {
                         if idle.as_mut().poll(cx).is_ready() {
                             // A finished future must not be polled again.
                             compact = None;

@@ -226,6 +226,20 @@ where
     }
 }
 
+/// Whether a socket call may first try its operation at once, without
+/// suspending the process: most reads and writes of a busy connection
+/// complete right away. Not while a run is recorded or replayed (every
+/// answer goes through the recording) nor in deterministic mode (which
+/// counts each wait on the outside world).
+fn direct_io(state: &ProcessState) -> bool {
+    state.runtime.world().is_none() && !state.runtime.scheduler().inline_blocking()
+}
+
+/// Whether a direct attempt must instead wait for the socket.
+fn would_wait(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted)
+}
+
 /// A copy of `data` for the recording, only when one is made or replayed.
 fn for_world(state: &ProcessState, data: &[u8]) -> Vec<u8> {
     if state.runtime.world().is_some() {

@@ -1,8 +1,8 @@
 //! TCP listeners and streams (18 functions).
 
 use super::{
-    addr, check_out, for_world, gather, guest, read_buffer, report, report_addr, report_read,
-    timer, wait_on, Outcome, Sock, TcpStream, Timeout, M, MAX_WRITE,
+    addr, check_out, direct_io, for_world, gather, guest, read_buffer, report, report_addr, report_read,
+    timer, wait_on, would_wait, Outcome, Sock, TcpStream, Timeout, M, MAX_READ, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
 use crate::process::{completion, ProcessState};
@@ -231,6 +231,12 @@ fn tcp_write_vectored(
     let out_ptr = out_ptr as u32;
     check_out(memory, out_ptr, 8)?;
     let timer = timer(state.runtime.scheduler(), shared.write_timeout.get());
+    if direct_io(state) {
+        match shared.stream.get().and_then(|socket| socket.get_ref().write(&data)) {
+            Err(e) if would_wait(&e) => {}
+            written => return Outcome::from_io(Some(written), |n| n as u64).write(memory, state, out_ptr),
+        }
+    }
     let recorded = for_world(state, &data);
     let write =
         async move { shared.stream.get()?.write_with(|mut socket| socket.write(&data)).await };
@@ -252,8 +258,22 @@ fn tcp_read(
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let shared = stream(state, id)?;
     let (buf_ptr, out_ptr) = (buf_ptr as u32, out_ptr as u32);
-    let mut buf = read_buffer(memory, buf_ptr, buf_len as u32)?;
+    guest::range(memory, buf_ptr, buf_len as u32)?;
     check_out(memory, out_ptr, 8)?;
+    if direct_io(state) {
+        // Straight into guest memory when data is already there.
+        let len = (buf_len as u32).min(MAX_READ as u32);
+        let target = guest::bytes_mut(memory, buf_ptr, len)?;
+        let read = shared.stream.get().and_then(|socket| match peek {
+            true => socket.get_ref().peek(target),
+            false => socket.get_ref().read(target),
+        });
+        match read {
+            Err(e) if would_wait(&e) => {}
+            read => return Outcome::from_io(Some(read), |n| n as u64).write(memory, state, out_ptr),
+        }
+    }
+    let mut buf = read_buffer(memory, buf_ptr, buf_len as u32)?;
     let timeout = if peek { &shared.peek_timeout } else { &shared.read_timeout };
     let timer = timer(state.runtime.scheduler(), timeout.get());
     let len = buf.len();
