@@ -160,7 +160,9 @@ async fn drive(
                     break exit;
                 }
                 store.data_mut().start_spawned();
-                future::yield_now().await;
+                if store.data().runtime.scheduler().should_yield() {
+                    future::yield_now().await;
+                }
                 if tracing {
                     started = store.get_fuel().unwrap_or(0);
                 }
@@ -463,7 +465,9 @@ async fn wait(
             }
         }
         Pending::Yield { results } => {
-            future::yield_now().await;
+            if store.data().runtime.scheduler().should_yield() {
+                future::yield_now().await;
+            }
             store.data_mut().handle_queued_signals()?;
             Ok(Ok(results))
         }

@@ -77,6 +77,12 @@ pub trait Scheduler: Send + Sync + 'static {
         base
     }
 
+    /// Whether a process that used up its slice (or asked to yield) should
+    /// let others run now; `false` only when no other task is ready.
+    fn should_yield(&self) -> bool {
+        true
+    }
+
     /// Counts waits on the outside world (sockets) in progress, if this
     /// scheduler needs to know: virtual time must then follow real time
     /// instead of jumping to the next deadline.
