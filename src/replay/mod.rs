@@ -22,6 +22,10 @@
 //!   the run with a message naming the process, its call number and what
 //!   was expected.
 //!
+//! TLS is recorded at the level of the plaintext, as TCP is (handshakes use
+//! fresh randomness, so their ciphertext could not be replayed): a replay's
+//! TLS streams are stand-ins without socket or rustls state.
+//!
 //! Host functions use [`sync`] for calls answered at once and
 //! [`World::external`] (through small per-area helpers) for calls that wait.
 //! [`log`] is the file format, [`value`] the encoding of answers and
@@ -483,6 +487,20 @@ fn mismatch(pid: u64, seq: u64, call: &Call, found: Option<&Entry>) -> String {
         }
     }
     message
+}
+
+/// A digest of the byte strings a call was given (certificates, keys), so
+/// a recording can check that a replay passes the same ones without holding
+/// them: 64-bit FNV-1a over each part's length and bytes.
+pub(crate) fn digest(parts: &[&[u8]]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in (part.len() as u64).to_le_bytes().iter().chain(part.iter()) {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("fnv1a64:{hash:016x}")
 }
 
 /// Runs a call answered at once through the world, if one is active:

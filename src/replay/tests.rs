@@ -2,7 +2,7 @@
 //! by the real runtime, and the divergence messages.
 
 use super::log::{Call, Entry};
-use super::{mismatch, DIVERGED};
+use super::{digest, mismatch, DIVERGED};
 use crate::runner::{run, RunOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -185,4 +185,15 @@ fn divergence_messages_name_the_process_the_call_and_the_difference() {
     let delivered = Entry::Delivered { step: 12, pid: 3, seq: 6, result: vec![] };
     let message = mismatch(3, 7, &made, Some(&delivered));
     assert!(message.contains("expected the answer to process 3 call #6 at step 12"), "{message}");
+}
+
+#[test]
+fn digests_tell_contents_and_their_split_apart() {
+    let a = digest(&[b"cert", b"key"]);
+    assert!(a.starts_with("fnv1a64:") && a.len() == 24, "{a}");
+    assert_eq!(a, digest(&[b"cert", b"key"]));
+    assert_ne!(a, digest(&[b"cert", b"kez"]));
+    assert_ne!(a, digest(&[b"cer", b"tkey"]));
+    assert_ne!(a, digest(&[b"certkey"]));
+    assert_ne!(digest(&[]), digest(&[b""]));
 }

@@ -6,28 +6,64 @@
 //! name lookup, the TCP connect and the handshake; custom CA records are
 //! read in host order `{ptr, len}` but the swapped order the 0.14.1 guest
 //! writes is recognised too (abi.md §7.3 Q2).
+//!
+//! Record and replay (see [`crate::replay`]) work at the level of the
+//! plaintext, like TCP: handshakes use fresh randomness and time, so the
+//! ciphertext could not be replayed. A recording holds each call's outcome
+//! as the guest sees it: the new stream of `tls_connect` / `tls_accept`
+//! (with the peer's address) or the error's text, the bytes each
+//! `tls_read` returned, how many bytes each write took, flush results,
+//! timeouts, listener addresses. A replay's listeners and streams are
+//! stand-ins that reach neither the network nor rustls.
 
 use super::tls_config::{self, add_ca_pem};
 use super::tls_session::TlsSession;
 use super::{
     addr, check_out, dns, gather, guest, read_buffer, report, report_addr, report_read, suspend_on,
-    timed, timer, Outcome, TlsStream, M, MAX_WRITE,
+    timer, wait_on, Outcome, Sock, TlsStream, M, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
 use crate::errors::trap;
 use crate::process::{completion, ProcessState};
+use crate::replay::{self, Call};
+use crate::scheduler::BoxFuture;
 use async_io::Async;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
+use std::time::Duration;
 use wasmi::{Caller, Error, Val};
 
-/// A TCP listener whose connections get server-side TLS on accept.
+/// A TCP listener whose connections get server-side TLS on accept (a
+/// stand-in socket while a recording is replayed).
 pub(crate) struct TlsListener {
-    tcp: Async<TcpListener>,
+    tcp: super::TcpListener,
     config: Arc<ServerConfig>,
+}
+
+/// Streams in a recording: only that one was made; a replay gets a
+/// stand-in session.
+impl replay::Value for TlsStream {
+    fn put(&self, out: &mut Vec<String>) {
+        out.push("tls-stream".into());
+    }
+    fn take(input: &mut replay::value::Tokens<'_>) -> Result<Self, String> {
+        match input.next("tls-stream")? {
+            "tls-stream" => Ok(TlsStream(Arc::new(TlsSession::stand_in()))),
+            other => Err(format!("expected tls-stream, found `{other}`")),
+        }
+    }
+}
+
+/// An error as the guest will see it (only its text reaches the guest), in
+/// a form a recording holds.
+fn io_error(error: anyhow::Error) -> io::Error {
+    match error.downcast::<io::Error>() {
+        Ok(error) => error,
+        Err(error) => io::Error::other(error.to_string()),
+    }
 }
 
 pub(super) fn register(host: &mut HostFunctions<'_>) {
@@ -37,7 +73,12 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     });
     host.func(M, "tls_local_addr", |mut c: Caller<'_, ProcessState>, id: i64, id_ptr: i32| {
         let (memory, state) = guest::memory_and_state(&mut c)?;
-        let addr = state.resources.net.tls_listeners.get(id as u64)?.tcp.get_ref().local_addr();
+        let listener = state.resources.net.tls_listeners.get(id as u64)?.clone();
+        let addr = replay::sync(
+            state,
+            || Call::new("tls_local_addr").arg(id),
+            || listener.tcp.get()?.get_ref().local_addr(),
+        )?;
         report_addr(memory, state, id_ptr as u32, addr)
     });
     host.func(M, "tls_accept", tls_accept);
@@ -71,14 +112,6 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "tls_flush", tls_flush);
 }
 
-/// TLS sessions are not recorded or replayed (yet): while a run is, making
-/// one fails with this error (so no TLS listener or stream ever exists).
-fn not_recordable(state: &ProcessState) -> Option<anyhow::Error> {
-    state.runtime.world().map(|_| {
-        anyhow::anyhow!("TLS is not available while a run is recorded or replayed (--record, --replay)")
-    })
-}
-
 /// The session behind a stream ID (unknown IDs trap).
 fn session(state: &mut ProcessState, id: i64) -> Result<Arc<TlsSession>, Error> {
     Ok(state.resources.net.tls_streams.get(id as u64)?.0.clone())
@@ -104,10 +137,13 @@ fn tls_bind(
     let cert = guest::bytes(memory, cert_ptr as u32, cert_len as u32)?;
     let key = guest::bytes(memory, key_ptr as u32, key_len as u32)?;
     let config = tls_config::server_config(cert, key).map_err(trap)?;
-    if let Some(refused) = not_recordable(state) {
-        return Outcome::Failed(refused).write(memory, state, id_ptr as u32);
-    }
-    let outcome = match Async::<TcpListener>::bind(addr) {
+    // Binding never waits, so it needs no suspension.
+    let bound = replay::sync(
+        state,
+        || Call::new("tls_bind").arg(addr).arg(replay::digest(&[cert, key])),
+        || Async::<TcpListener>::bind(addr).map(|listener| Arc::new(Sock::new(listener))),
+    )?;
+    let outcome = match bound {
         Ok(tcp) => {
             let listener = Arc::new(TlsListener { tcp, config });
             Outcome::Done(state.resources.net.tls_listeners.add(listener))
@@ -128,14 +164,15 @@ fn tls_accept(
     let (id_ptr, peer_ptr) = (id_ptr as u32, peer_ptr as u32);
     check_out(memory, id_ptr, 8)?;
     check_out(memory, peer_ptr, 8)?;
-    Err(suspend_on(state, async move {
-        let accepted = accept(&listener).await;
+    let accept = async move { accept(&listener).await.map_err(io_error) };
+    let call = || Call::new("tls_accept").arg(id);
+    Err(wait_on(state, call, None, accept, move |accepted: Option<io::Result<_>>| {
+        let accepted = accepted.expect("no timer: an accept waits for ever");
         completion(move |ctx| {
             let (memory, state) = guest::memory_and_state(ctx)?;
             let status = match accepted {
-                Ok((session, peer)) => {
-                    let stream_id =
-                        state.resources.net.tls_streams.add(TlsStream(Arc::new(session)));
+                Ok((stream, peer)) => {
+                    let stream_id = state.resources.net.tls_streams.add(stream);
                     let peer_id = super::add_addrs(state, [peer]);
                     guest::write_u64(memory, id_ptr, stream_id)?;
                     guest::write_u64(memory, peer_ptr, peer_id)?;
@@ -143,7 +180,7 @@ fn tls_accept(
                 }
                 Err(error) => {
                     guest::write_u64(memory, peer_ptr, 0)?;
-                    Outcome::Failed(error).write(memory, state, id_ptr)?
+                    Outcome::Failed(error.into()).write(memory, state, id_ptr)?
                 }
             };
             Ok(vec![Val::I32(status)])
@@ -152,15 +189,15 @@ fn tls_accept(
 }
 
 /// Accepts one connection and completes the server-side handshake.
-async fn accept(listener: &TlsListener) -> anyhow::Result<(TlsSession, SocketAddr)> {
-    let (tcp, peer) = listener.tcp.accept().await?;
+async fn accept(listener: &TlsListener) -> anyhow::Result<(TlsStream, SocketAddr)> {
+    let (tcp, peer) = listener.tcp.get()?.accept().await?;
     let conn = rustls::ServerConnection::new(listener.config.clone())?;
     let session = TlsSession::new(tcp, conn);
     session
         .handshake()
         .await
         .map_err(|e| anyhow::anyhow!("TLS handshake with {peer} failed: {e}"))?;
-    Ok((session, peer))
+    Ok((TlsStream(Arc::new(session)), peer))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -179,9 +216,12 @@ fn tls_connect(
     let port = port as u16;
     let id_ptr = id_ptr as u32;
     check_out(memory, id_ptr, 8)?;
-    let config = match ca_count as u32 {
-        0 => tls_config::default_client_config().map_err(anyhow::Error::from),
-        count => custom_roots(memory, ca_ptr as u32, count)?,
+    let (config, roots) = match ca_count as u32 {
+        0 => (tls_config::default_client_config().map_err(anyhow::Error::from), None),
+        count => {
+            let (config, digest) = custom_roots(memory, ca_ptr as u32, count)?;
+            (config, Some(digest))
+        }
     };
     let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(&host);
     let name = ServerName::try_from(bare.to_string())
@@ -190,13 +230,16 @@ fn tls_connect(
         Ok(ready) => ready,
         Err(error) => return Outcome::Failed(error).write(memory, state, id_ptr),
     };
-    if let Some(refused) = not_recordable(state) {
-        return Outcome::Failed(refused).write(memory, state, id_ptr);
-    }
     let overrides = dns::overrides(state);
     let scheduler = state.runtime.scheduler_arc();
     let timer = timer(&*scheduler, timeout_ms as u64);
-    Err(suspend_on(state, async move {
+    let call = {
+        let host = host.clone();
+        // The trusted CA certificates, as a digest ("default": the built-in roots).
+        let roots = roots.unwrap_or_else(|| "default".into());
+        move || Call::new("tls_connect").arg(host).arg(i64::from(port)).arg(timeout_ms).arg(roots)
+    };
+    let connect = async move {
         let connect = async {
             let addrs = dns::lookup_host(scheduler, &overrides, &host, port).await?;
             let tcp = connect_any(addrs).await?;
@@ -205,17 +248,17 @@ fn tls_connect(
                 .handshake()
                 .await
                 .map_err(|e| anyhow::anyhow!("TLS handshake with {host}:{port} failed: {e}"))?;
-            anyhow::Ok(session)
+            anyhow::Ok(TlsStream(Arc::new(session)))
         };
-        let connected = timed(timer, connect).await;
+        connect.await.map_err(io_error)
+    };
+    Err(wait_on(state, call, timer, connect, move |connected| {
         completion(move |ctx| {
             let (memory, state) = guest::memory_and_state(ctx)?;
             let outcome = match connected {
                 None => Outcome::TimedOut,
-                Some(Ok(session)) => {
-                    Outcome::Done(state.resources.net.tls_streams.add(TlsStream(Arc::new(session))))
-                }
-                Some(Err(error)) => Outcome::Failed(error),
+                Some(Ok(stream)) => Outcome::Done(state.resources.net.tls_streams.add(stream)),
+                Some(Err(error)) => Outcome::Failed(error.into()),
             };
             Ok(vec![Val::I32(outcome.write(memory, state, id_ptr)?)])
         })
@@ -231,31 +274,40 @@ fn tls_connect(
 /// address in a Rust guest (data lives above the 1 MiB stack), so the
 /// reading with the larger number as the pointer is tried first, the other
 /// one if the first gives no certificate.
+///
+/// Also returns a digest of the PEM texts used, for a recording's check
+/// that a replay trusts the same certificates.
 fn custom_roots(
     memory: &[u8],
     ptr: u32,
     count: u32,
-) -> Result<anyhow::Result<Arc<ClientConfig>>, Error> {
+) -> Result<(anyhow::Result<Arc<ClientConfig>>, String), Error> {
     let records = count.checked_mul(8).ok_or_else(|| trap("CA certificate array too long"))?;
     let records = guest::bytes(memory, ptr, records)?;
     let mut roots = RootCertStore::empty();
+    let mut used = Vec::new();
     for record in records.chunks_exact(8) {
         let a = u32::from_le_bytes(record[..4].try_into().expect("4 bytes"));
         let b = u32::from_le_bytes(record[4..].try_into().expect("4 bytes"));
         let readings = if a >= b { [(a, b), (b, a)] } else { [(b, a), (a, b)] };
         for (pem_ptr, pem_len) in readings {
             match guest::bytes(memory, pem_ptr, pem_len) {
-                Ok(pem) if add_ca_pem(&mut roots, pem) > 0 => break,
+                Ok(pem) if add_ca_pem(&mut roots, pem) > 0 => {
+                    used.push(pem);
+                    break;
+                }
                 _ => {}
             }
         }
     }
+    let digest = replay::digest(&used);
     if roots.is_empty() {
-        return Ok(Err(anyhow::anyhow!(
+        let error = anyhow::anyhow!(
             "none of the {count} CA certificates given holds a usable PEM certificate"
-        )));
+        );
+        return Ok((Err(error), digest));
     }
-    Ok(tls_config::client_config(roots).map_err(anyhow::Error::from))
+    Ok((tls_config::client_config(roots).map_err(anyhow::Error::from), digest))
 }
 
 /// Connects to the first address that accepts.
@@ -284,11 +336,37 @@ fn tls_write_vectored(
     let data = gather(memory, iovec_ptr as u32, iovec_count as u32, MAX_WRITE)?;
     let out_ptr = out_ptr as u32;
     check_out(memory, out_ptr, 8)?;
-    let timer = timer(state.runtime.scheduler(), session.write_timeout.get());
-    Err(suspend_on(state, async move {
-        let written = session.write(&data, timer).await;
+    let Some(world) = state.runtime.world().cloned() else {
+        let timer = timer(state.runtime.scheduler(), session.write_timeout.get());
+        return Err(suspend_on(state, async move {
+            let written = session.write(&data, timer).await;
+            report(out_ptr, Outcome::from_io(written, |n| n as u64))
+        }));
+    };
+    // Recorded or replayed. A write that times out after taking bytes
+    // still counts them as written, so the timeout is part of the write
+    // (not raced against it from outside, which could lose the count):
+    // a real-time timer, as virtual time follows real time while a
+    // process waits on the outside world. The outcome, timeout or not, is
+    // the recorded answer.
+    let timeout_ms = session.write_timeout.get();
+    let recorded = data.clone();
+    let write = async move {
+        let timer = (timeout_ms != u64::MAX).then(|| -> BoxFuture<()> {
+            let timer = async_io::Timer::after(Duration::from_millis(timeout_ms));
+            Box::pin(async move {
+                timer.await;
+            })
+        });
+        session.write(&data, timer).await
+    };
+    let timeout = (timeout_ms != u64::MAX).then_some(timeout_ms);
+    let call = Call::new("tls_write").arg(id).arg(recorded).arg(timeout);
+    let finish = move |written: Option<Option<io::Result<usize>>>| {
+        let written = written.expect("no outside timer: a write waits for its answer");
         report(out_ptr, Outcome::from_io(written, |n| n as u64))
-    }))
+    };
+    Err(world.external(state, call, None, write, finish))
 }
 
 fn tls_read(
@@ -304,14 +382,14 @@ fn tls_read(
     let mut buf = read_buffer(memory, buf_ptr, buf_len as u32)?;
     check_out(memory, out_ptr, 8)?;
     let timer = timer(state.runtime.scheduler(), session.read_timeout.get());
-    Err(suspend_on(state, async move {
-        let read = async {
-            let n = session.read(&mut buf).await?;
-            buf.truncate(n);
-            Ok(buf)
-        };
-        report_read(buf_ptr, out_ptr, timed(timer, read).await)
-    }))
+    let len = buf.len();
+    let read = async move {
+        let n = session.read(&mut buf).await?;
+        buf.truncate(n);
+        Ok(buf)
+    };
+    let call = || Call::new("tls_read").arg(id).arg(len);
+    Err(wait_on(state, call, timer, read, move |read| report_read(buf_ptr, out_ptr, read)))
 }
 
 /// Waits (up to the write timeout) until all encrypted bytes reached the
@@ -323,8 +401,10 @@ fn tls_flush(mut caller: Caller<'_, ProcessState>, id: i64, error_ptr: i32) -> R
     let error_ptr = error_ptr as u32;
     check_out(memory, error_ptr, 8)?;
     let timer = timer(state.runtime.scheduler(), session.write_timeout.get());
-    Err(suspend_on(state, async move {
-        let outcome = match timed(timer, session.flush()).await {
+    let flush = async move { session.flush().await };
+    let call = || Call::new("tls_flush").arg(id);
+    Err(wait_on(state, call, timer, flush, move |flushed| {
+        let outcome = match flushed {
             Some(Ok(())) => Outcome::Done(0),
             Some(Err(e)) => Outcome::Failed(e.into()),
             None => Outcome::Failed(anyhow::anyhow!("TLS flush timed out")),
@@ -348,21 +428,72 @@ mod tests {
     }
 
     #[test]
+    fn recorded_streams_replay_as_stand_ins() {
+        use crate::replay::value::{decode, encode};
+        let stream = TlsStream(Arc::new(TlsSession::stand_in()));
+        assert_eq!(encode(&stream), ["tls-stream"]);
+        let accepted: io::Result<(TlsStream, SocketAddr)> =
+            Ok((stream, "127.0.0.1:4000".parse().unwrap()));
+        let tokens = encode(&accepted);
+        assert_eq!(tokens, ["ok", "tls-stream", "127.0.0.1:4000"]);
+        let (back, peer) = decode::<io::Result<(TlsStream, SocketAddr)>>(&tokens).unwrap().unwrap();
+        assert_eq!(peer.port(), 4000);
+        // A stand-in has timeouts but reaches nothing.
+        assert_eq!(back.0.read_timeout.get(), u64::MAX);
+        back.0.read_timeout.set(5);
+        assert_eq!(back.0.read_timeout.get(), 5);
+        assert!(back.0.peer_addr().is_err());
+        futures_lite::future::block_on(async {
+            let e = back.0.read(&mut [0u8; 4]).await.unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+            assert!(back.0.write(b"x", None).await.unwrap().is_err());
+            assert!(back.0.flush().await.is_err());
+            assert!(back.0.handshake().await.is_err());
+        });
+        assert!(decode::<TlsStream>(&["stream".into()]).unwrap_err().contains("tls-stream"));
+        assert!(decode::<TlsStream>(&[]).is_err());
+    }
+
+    #[test]
+    fn errors_keep_the_text_the_guest_sees() {
+        let refused = anyhow::Error::from(io::Error::from(io::ErrorKind::ConnectionRefused));
+        let text = refused.to_string();
+        let e = io_error(refused);
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(e.to_string(), text);
+        let handshake = anyhow::anyhow!("TLS handshake with 127.0.0.1:1 failed: bad certificate");
+        let e = io_error(handshake);
+        assert_eq!(e.to_string(), "TLS handshake with 127.0.0.1:1 failed: bad certificate");
+        // Through a recording and back: the same text.
+        let recorded = crate::replay::value::encode(&Err::<TlsStream, _>(e));
+        let back = crate::replay::value::decode::<io::Result<TlsStream>>(&recorded).unwrap();
+        let back = anyhow::Error::from(back.err().unwrap());
+        assert_eq!(back.to_string(), "TLS handshake with 127.0.0.1:1 failed: bad certificate");
+    }
+
+    #[test]
     fn ca_records_in_host_order_and_in_the_guest_s_swapped_order() {
         let (pem, _) = self_signed(&["ca.test"]);
         let len = pem.len() as u32;
         // Host order {ptr, len}, with the PEM far above its length...
         let memory = memory_with(&pem, 4096, [4096, len]);
-        assert!(custom_roots(&memory, 0, 1).unwrap().is_ok());
+        assert!(custom_roots(&memory, 0, 1).unwrap().0.is_ok());
         // ... and below it (the larger number is tried as the pointer first).
         let memory = memory_with(&pem, 16, [16, len]);
-        assert!(custom_roots(&memory, 0, 1).unwrap().is_ok());
+        assert!(custom_roots(&memory, 0, 1).unwrap().0.is_ok());
         // The 0.14.1 guest's {len, ptr}.
         let memory = memory_with(&pem, 4096, [len, 4096]);
-        assert!(custom_roots(&memory, 0, 1).unwrap().is_ok());
+        assert!(custom_roots(&memory, 0, 1).unwrap().0.is_ok());
+        // The digest names the certificate, whichever order the record has.
+        let (_, digest) = custom_roots(&memory, 0, 1).unwrap();
+        let memory = memory_with(&pem, 4096, [4096, len]);
+        assert_eq!(custom_roots(&memory, 0, 1).unwrap().1, digest);
+        let (other, _) = self_signed(&["other.test"]);
+        let memory = memory_with(&other, 4096, [4096, other.len() as u32]);
+        assert_ne!(custom_roots(&memory, 0, 1).unwrap().1, digest);
         // No certificate either way: an error, not a trap.
         let memory = memory_with("not a certificate", 4096, [4096, 17]);
-        let err = custom_roots(&memory, 0, 1).unwrap().unwrap_err().to_string();
+        let err = custom_roots(&memory, 0, 1).unwrap().0.unwrap_err().to_string();
         assert!(err.contains("none of the 1 CA certificates"), "{err}");
         // A record array out of bounds traps.
         assert!(custom_roots(&memory, memory.len() as u32 - 4, 1).is_err());

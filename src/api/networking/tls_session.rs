@@ -8,6 +8,10 @@
 //! any number of waiters. A reader that takes bytes off the socket may leave
 //! decrypted data for others; it then wakes other waiting readers, which
 //! would otherwise wait for the socket in vain.
+//!
+//! While a recording is replayed, sessions are stand-ins without socket or
+//! rustls state: every answer comes from the recording (see
+//! [`crate::replay`]), so no operation ever reaches them.
 
 use super::Timeout;
 use crate::scheduler::BoxFuture;
@@ -19,14 +23,20 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// One TLS connection (client or server side).
+/// One TLS connection (client or server side), or a replay's stand-in.
 pub(crate) struct TlsSession {
+    /// The connection; `None` for a replay's stand-in.
+    link: Option<Link>,
+    pub(crate) read_timeout: Timeout,
+    pub(crate) write_timeout: Timeout,
+}
+
+/// The socket and the rustls state of a real session.
+struct Link {
     tcp: Async<TcpStream>,
     state: Mutex<State>,
     /// Notified whenever a reader finished, so other readers look again.
     read_done: Event,
-    pub(crate) read_timeout: Timeout,
-    pub(crate) write_timeout: Timeout,
 }
 
 struct State {
@@ -37,25 +47,74 @@ struct State {
 
 impl TlsSession {
     pub(crate) fn new(tcp: Async<TcpStream>, conn: impl Into<Connection>) -> Self {
-        Self {
+        Self::with(Some(Link {
             tcp,
             state: Mutex::new(State { conn: conn.into(), eof: false }),
             read_done: Event::new(),
-            read_timeout: Timeout::default(),
-            write_timeout: Timeout::default(),
-        }
+        }))
+    }
+
+    /// A replay's stand-in: it has timeouts but no connection.
+    pub(crate) fn stand_in() -> Self {
+        Self::with(None)
+    }
+
+    fn with(link: Option<Link>) -> Self {
+        Self { link, read_timeout: Timeout::default(), write_timeout: Timeout::default() }
+    }
+
+    /// The connection; an error for a stand-in (never reached: a replay
+    /// does not run the operations that would use it).
+    fn link(&self) -> io::Result<&Link> {
+        self.link.as_ref().ok_or_else(|| {
+            io::Error::new(ErrorKind::Unsupported, "a replayed TLS stream has no connection")
+        })
     }
 
     pub(crate) fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.tcp.get_ref().peer_addr()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.link()?.tcp.get_ref().peer_addr()
     }
 
     /// Runs the handshake to its end (and sends its last flight).
     pub(crate) async fn handshake(&self) -> io::Result<()> {
+        self.link()?.handshake().await
+    }
+
+    /// Reads decrypted bytes: 0 at a clean end of the stream (or for an
+    /// empty buffer). Output left behind by a write that timed out is pushed
+    /// along meanwhile, as the peer may be waiting for it before it answers.
+    pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.link()?.read(buf).await
+    }
+
+    /// Encrypts (part of) `data` and hands it to the socket; returns how many
+    /// plaintext bytes were taken. `None`: `timer` fired before any byte was
+    /// taken. If it fires later, the taken bytes count as written and what
+    /// is still encrypted-but-unsent goes out with the next write, read or
+    /// flush (so a guest never writes the same bytes twice).
+    pub(crate) async fn write(
+        &self,
+        data: &[u8],
+        timer: Option<BoxFuture<()>>,
+    ) -> Option<io::Result<usize>> {
+        match self.link() {
+            Ok(link) => link.write(data, timer).await,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Waits until every encrypted byte is handed to the socket.
+    pub(crate) async fn flush(&self) -> io::Result<()> {
+        self.link()?.flush().await
+    }
+}
+
+impl Link {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn handshake(&self) -> io::Result<()> {
         loop {
             let (wait_read, wait_write) = {
                 let mut state = self.lock();
@@ -93,10 +152,7 @@ impl TlsSession {
         }
     }
 
-    /// Reads decrypted bytes: 0 at a clean end of the stream (or for an
-    /// empty buffer). Output left behind by a write that timed out is pushed
-    /// along meanwhile, as the peer may be waiting for it before it answers.
-    pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let (others_done, unsent) = {
                 let mut state = self.lock();
@@ -152,12 +208,7 @@ impl TlsSession {
         }
     }
 
-    /// Encrypts (part of) `data` and hands it to the socket; returns how many
-    /// plaintext bytes were taken. `None`: `timer` fired before any byte was
-    /// taken. If it fires later, the taken bytes count as written and what
-    /// is still encrypted-but-unsent goes out with the next write, read or
-    /// flush (so a guest never writes the same bytes twice).
-    pub(crate) async fn write(
+    async fn write(
         &self,
         data: &[u8],
         mut timer: Option<BoxFuture<()>>,
@@ -214,8 +265,7 @@ impl TlsSession {
         }
     }
 
-    /// Waits until every encrypted byte is handed to the socket.
-    pub(crate) async fn flush(&self) -> io::Result<()> {
+    async fn flush(&self) -> io::Result<()> {
         loop {
             if send_pending(self.tcp.get_ref(), &mut self.lock().conn)? {
                 return Ok(());
@@ -225,7 +275,7 @@ impl TlsSession {
     }
 }
 
-impl Drop for TlsSession {
+impl Drop for Link {
     /// The last handle is gone: say goodbye properly if the socket takes it
     /// right away.
     fn drop(&mut self) {
