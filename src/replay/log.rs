@@ -5,7 +5,7 @@
 //! runtime 0.1.0                         the runtime that recorded it
 //! module fnv1a64:9c1e0b2d8f3a7e11 94213 hash and length of the module bytes
 //! seed 0                                the deterministic scheduler's seed
-//! fuel-slice 100000
+//! fuel-slice 30000                      the configured fuel slice
 //! arg race.wasm                         the root's arguments, one per line
 //! env HOME=/root                        the root's environment, in order
 //! dir . .                               preopened directories: guest name, host path
