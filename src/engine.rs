@@ -71,6 +71,8 @@ struct Inner {
     trace: Option<Arc<crate::replay::Trace>>,
     /// Linear-memory bytes of parked processes waiting to be compacted.
     compact_pending: AtomicUsize,
+    /// Wakes processes idle long enough to compact (threaded scheduler).
+    idle_watch: std::sync::OnceLock<Option<Arc<crate::process::IdleWatch>>>,
 }
 
 /// A parked process's share of [`RuntimeOptions::compact_budget`], given back
@@ -216,6 +218,7 @@ impl Runtime {
             world,
             trace,
             compact_pending: AtomicUsize::new(0),
+            idle_watch: std::sync::OnceLock::new(),
         }))
     }
 
@@ -287,6 +290,21 @@ impl Runtime {
     /// See [`RuntimeOptions::compact_idle_after`].
     pub fn compact_idle_after(&self) -> Option<std::time::Duration> {
         self.0.options.compact_idle_after
+    }
+
+    /// The watch that wakes processes idle for `compact_idle_after`; none
+    /// in deterministic mode, whose timers follow virtual time.
+    pub(crate) fn idle_watch(&self) -> Option<Arc<crate::process::IdleWatch>> {
+        self.0
+            .idle_watch
+            .get_or_init(|| {
+                let delay = self.0.options.compact_idle_after.filter(|d| !d.is_zero())?;
+                if self.0.scheduler.inline_blocking() {
+                    return None;
+                }
+                crate::process::IdleWatch::start(delay).ok()
+            })
+            .clone()
     }
 
     /// Charges `bytes` of uncompacted idle memory against the compaction

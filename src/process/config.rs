@@ -1,5 +1,7 @@
 //! Per-process permissions and limits (`lunatic::process::config_*`).
 
+use std::sync::{Arc, OnceLock};
+
 /// A directory a process may see through WASI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preopen {
@@ -31,6 +33,29 @@ pub struct ProcessConfig {
     pub envs: Vec<(String, String)>,
     /// Preopened directories.
     pub preopens: Vec<Preopen>,
+    /// `args` and `envs` as guests read them, built by the first process
+    /// spawned with this config and shared by the rest (a config given to
+    /// a process is never edited again). Not copied by `clone`.
+    wasi_strings: WasiStringsCache,
+}
+
+/// The argument and environment strings of a config, laid out for WASI.
+pub(crate) type WasiStrings = Arc<(crate::wasi::Strings, crate::wasi::Strings)>;
+
+#[derive(Default)]
+struct WasiStringsCache(OnceLock<WasiStrings>);
+
+impl Clone for WasiStringsCache {
+    fn clone(&self) -> Self {
+        // A clone may be edited: it builds its own.
+        Self::default()
+    }
+}
+
+impl std::fmt::Debug for WasiStringsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 /// Units in which `max_fuel` is expressed.
@@ -48,11 +73,25 @@ impl Default for ProcessConfig {
             args: Vec::new(),
             envs: Vec::new(),
             preopens: Vec::new(),
+            wasi_strings: WasiStringsCache::default(),
         }
     }
 }
 
 impl ProcessConfig {
+    /// The WASI view of `args` and `envs`, built once per config.
+    pub(crate) fn wasi_strings(&self) -> WasiStrings {
+        self.wasi_strings
+            .0
+            .get_or_init(|| {
+                Arc::new((
+                    crate::wasi::Strings::new(self.args.iter()),
+                    crate::wasi::Strings::new(self.envs.iter().map(|(k, v)| format!("{k}={v}"))),
+                ))
+            })
+            .clone()
+    }
+
     /// The config of a root process: everything allowed, host environment
     /// passed through.
     pub fn root(args: Vec<String>, preopens: Vec<Preopen>) -> Self {

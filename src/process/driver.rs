@@ -346,6 +346,30 @@ fn deliver(state: &mut ProcessState, message: crate::message::Message) -> Vec<Va
     vec![Val::I32(kind)]
 }
 
+/// Fires when a process has waited in `receive` long enough to compact its
+/// memory: the runtime's idle watch when it has one (no timer per wait),
+/// else a scheduler timer (deterministic mode: virtual time).
+enum IdleTimer {
+    Watch(super::idle::IdleWait),
+    Timer(BoxFuture<()>),
+}
+
+impl IdleTimer {
+    fn new(runtime: &crate::Runtime, pid: u64, delay: Duration) -> Self {
+        match runtime.idle_watch() {
+            Some(watch) => IdleTimer::Watch(super::idle::IdleWait::new(watch, pid)),
+            None => IdleTimer::Timer(scheduler::sleep(runtime.scheduler(), delay)),
+        }
+    }
+
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        match self {
+            IdleTimer::Watch(wait) => wait.poll(cx),
+            IdleTimer::Timer(timer) => timer.as_mut().poll(cx),
+        }
+    }
+}
+
 /// Gives the untouched (all-zero) pages of a parked process's linear memory
 /// back to the OS; done once per process, when it first idles.
 fn compact_memory(store: &mut Store<ProcessState>) {
@@ -423,7 +447,10 @@ async fn wait(
                     match runtime.compact_idle_after() {
                         Some(Duration::ZERO) => compact_memory(store),
                         Some(delay) => match runtime.charge_idle_memory(size) {
-                            Some(charge) => compact = Some((scheduler::sleep(&*scheduler, delay), charge)),
+                            Some(charge) => {
+                                let pid = store.data().id();
+                                compact = Some((IdleTimer::new(&runtime, pid, delay), charge));
+                            }
                             None => compact_memory(store),
                         },
                         None => {}
@@ -440,7 +467,7 @@ async fn wait(
                         }
                     }
                     if let Some((idle, _)) = &mut compact {
-                        if idle.as_mut().poll(cx).is_ready() {
+                        if idle.poll(cx).is_ready() {
                             // A finished future must not be polled again.
                             compact = None;
                             return Poll::Ready(Wake::Idle);

@@ -7,6 +7,7 @@
 mod config;
 mod driver;
 mod handle;
+mod idle;
 mod mailbox;
 mod state;
 mod stdio;
@@ -17,6 +18,8 @@ pub use stdio::{InheritStdio, Stdio};
 
 pub(crate) use driver::{completion, done, suspend, Completion, Pending, TIMEOUT};
 pub(crate) use handle::Signal;
+pub(crate) use config::WasiStrings;
+pub(crate) use idle::IdleWatch;
 pub(crate) use state::{Link, ProcessState};
 
 use crate::engine::Runtime;

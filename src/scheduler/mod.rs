@@ -6,6 +6,7 @@
 //! deterministic one with virtual time.
 
 mod deterministic;
+mod executor;
 mod threaded;
 
 pub use deterministic::Deterministic;

@@ -50,19 +50,19 @@ impl Strings {
 pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "args_sizes_get", |mut c: Caller<'_, ProcessState>, count: i32, size: i32| {
         let (memory, state) = memory_and_state(&mut c)?;
-        ret(state.wasi.args.sizes(memory, count, size))
+        ret(state.wasi.strings.0.sizes(memory, count, size))
     });
     host.func(M, "args_get", |mut c: Caller<'_, ProcessState>, ptrs: i32, buf: i32| {
         let (memory, state) = memory_and_state(&mut c)?;
-        ret(state.wasi.args.get(memory, ptrs, buf))
+        ret(state.wasi.strings.0.get(memory, ptrs, buf))
     });
     host.func(M, "environ_sizes_get", |mut c: Caller<'_, ProcessState>, count: i32, size: i32| {
         let (memory, state) = memory_and_state(&mut c)?;
-        ret(state.wasi.envs.sizes(memory, count, size))
+        ret(state.wasi.strings.1.sizes(memory, count, size))
     });
     host.func(M, "environ_get", |mut c: Caller<'_, ProcessState>, ptrs: i32, buf: i32| {
         let (memory, state) = memory_and_state(&mut c)?;
-        ret(state.wasi.envs.get(memory, ptrs, buf))
+        ret(state.wasi.strings.1.get(memory, ptrs, buf))
     });
 }
 

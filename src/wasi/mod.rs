@@ -34,6 +34,8 @@ mod table;
 mod tests;
 mod types;
 
+pub(crate) use args_env::Strings;
+
 use crate::api::guest;
 use crate::engine::HostFunctions;
 use crate::process::{completion, suspend, Pending, ProcessConfig, ProcessState};
@@ -50,8 +52,8 @@ const MAX_IO: usize = 16 << 20;
 
 /// Per-process WASI state, built from the process's config.
 pub(crate) struct WasiCtx {
-    args: args_env::Strings,
-    envs: args_env::Strings,
+    /// Arguments and environment, shared with every process of the same config.
+    strings: crate::process::WasiStrings,
     fds: FdTable,
 }
 
@@ -71,8 +73,7 @@ impl WasiCtx {
                 .map_err(|_| anyhow::anyhow!("too many preopened directories"))?;
         }
         Ok(Self {
-            args: args_env::Strings::new(config.args.iter()),
-            envs: args_env::Strings::new(config.envs.iter().map(|(k, v)| format!("{k}={v}"))),
+            strings: config.wasi_strings(),
             fds,
         })
     }
