@@ -10,6 +10,7 @@ use crate::replay::{self, Call};
 use async_io::Async;
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use wasmi::{Caller, Error, Val};
 
@@ -19,6 +20,8 @@ pub(crate) struct Shared {
     read_timeout: Timeout,
     write_timeout: Timeout,
     peek_timeout: Timeout,
+    /// The last read returned less than asked: the socket was empty then.
+    drained: AtomicBool,
 }
 
 impl Shared {
@@ -28,6 +31,7 @@ impl Shared {
             read_timeout: Timeout::default(),
             write_timeout: Timeout::default(),
             peek_timeout: Timeout::default(),
+            drained: AtomicBool::new(false),
         }
     }
 }
@@ -260,29 +264,51 @@ fn tcp_read(
     let (buf_ptr, out_ptr) = (buf_ptr as u32, out_ptr as u32);
     guest::range(memory, buf_ptr, buf_len as u32)?;
     check_out(memory, out_ptr, 8)?;
+    let timeout = if peek { &shared.peek_timeout } else { &shared.read_timeout };
+    let timeout = timeout.get();
+    // Whether the socket is known to be empty, so the wait should start
+    // with waiting: trying first would be one failed system call more.
+    let mut wait_first = false;
     if direct_io(state) {
-        // Straight into guest memory when data is already there.
-        let len = (buf_len as u32).min(MAX_READ as u32);
-        let target = guest::bytes_mut(memory, buf_ptr, len)?;
-        let read = shared.stream.get().and_then(|socket| match peek {
-            true => socket.get_ref().peek(target),
-            false => socket.get_ref().read(target),
-        });
-        match read {
-            Err(e) if would_wait(&e) => {}
-            read => return Outcome::from_io(Some(read), |n| n as u64).write(memory, state, out_ptr),
+        // The last read took less than it could: the socket was drained then,
+        // and most likely still is (a client waiting for our answer). Without
+        // a timeout, skip the attempt; with one, the call must try once.
+        let drained = !peek && timeout == u64::MAX && shared.drained.load(Ordering::Relaxed);
+        if drained {
+            wait_first = true;
+        } else {
+            // Straight into guest memory when data is already there.
+            let len = (buf_len as u32).min(MAX_READ as u32);
+            let target = guest::bytes_mut(memory, buf_ptr, len)?;
+            let read = shared.stream.get().and_then(|socket| match peek {
+                true => socket.get_ref().peek(target),
+                false => socket.get_ref().read(target),
+            });
+            match read {
+                Err(e) if would_wait(&e) => wait_first = true,
+                read => {
+                    if let (false, Ok(n)) = (peek, &read) {
+                        shared.drained.store(*n < len as usize, Ordering::Relaxed);
+                    }
+                    return Outcome::from_io(Some(read), |n| n as u64).write(memory, state, out_ptr);
+                }
+            }
         }
     }
     let mut buf = read_buffer(memory, buf_ptr, buf_len as u32)?;
-    let timeout = if peek { &shared.peek_timeout } else { &shared.read_timeout };
-    let timer = timer(state.runtime.scheduler(), timeout.get());
+    let timer = timer(state.runtime.scheduler(), timeout);
     let len = buf.len();
     let read = async move {
         let socket = shared.stream.get()?;
+        if wait_first {
+            socket.readable().await?;
+        }
         let n = if peek {
             socket.peek(&mut buf).await?
         } else {
-            socket.read_with(|mut socket| socket.read(&mut buf)).await?
+            let n = socket.read_with(|mut socket| socket.read(&mut buf)).await?;
+            shared.drained.store(n < len, Ordering::Relaxed);
+            n
         };
         buf.truncate(n);
         Ok(buf)
