@@ -326,7 +326,14 @@ impl World {
                 None
             }
         };
-        let gate = Gate::<T> { world: self.clone(), key, slot, timer, task, _answer: PhantomData };
+        let gate = Gate::<T> {
+            world: self.clone(),
+            key,
+            slot,
+            timer,
+            task,
+            _answer: PhantomData,
+        };
         let work =
             crate::scheduler::external(
                 state.runtime.scheduler(),
@@ -558,9 +565,17 @@ impl<T: Value> Future for Gate<T> {
             return Poll::Pending;
         }
         self.timer = None;
-        self.task = None;
+        // No delivery from now on: the timeout decides.
+        self.world.pending.lock().unwrap().remove(&self.key);
+        if let Some(task) = self.task.take() {
+            // Wait (briefly: operations never block their thread) for the
+            // operation to stop, here and not as a scheduler wait, which
+            // would be a step of its own. Bytes a read took from a socket
+            // in the moment the timer fired then reach the recording as a
+            // late answer instead of vanishing.
+            futures_lite::future::block_on(task.cancel());
+        }
         let (world, key, slot) = (self.world.clone(), self.key, self.slot.clone());
-        world.pending.lock().unwrap().remove(&key);
         match world.timed_out::<T>(key, &slot) {
             Ok(answer) => {
                 // A process runs in the step after the one that started last.
