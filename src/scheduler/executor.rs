@@ -266,3 +266,119 @@ fn run(runnable: Runnable) {
         log::error!(target: "lunatic::scheduler", "a task panicked: {what}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn runs_tasks_spawned_from_anywhere() {
+        let executor = Executor::new(2).unwrap();
+        let (tx, rx) = mpsc::channel();
+        // From a non-worker thread, and from inside tasks (worker threads).
+        for i in 0..100u32 {
+            let tx = tx.clone();
+            executor.spawn(async move {
+                tx.send(i).unwrap();
+            });
+        }
+        let mut got: Vec<u32> = (0..100).map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap()).collect();
+        got.sort();
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn wakes_from_other_threads_and_timers_are_not_lost() {
+        let executor = Executor::new(2).unwrap();
+        let (tx, rx) = mpsc::channel();
+        for i in 0..200u64 {
+            let tx = tx.clone();
+            executor.spawn(async move {
+                // Woken by the reactor (timer) and by a foreign thread (channel).
+                async_io::Timer::after(Duration::from_micros(i % 7 * 100)).await;
+                let (s, r) = async_channel_pair();
+                std::thread::spawn(move || s.send(()).unwrap());
+                r.await;
+                tx.send(i).unwrap();
+            });
+        }
+        for _ in 0..200 {
+            rx.recv_timeout(Duration::from_secs(10)).expect("a wake-up was lost");
+        }
+    }
+
+    #[test]
+    fn ping_pong_between_tasks_completes_and_others_get_stolen() {
+        let executor = Executor::new(2).unwrap();
+        let (done_tx, done_rx) = mpsc::channel();
+        // A chain of tasks each waking the next: sequential work stays local.
+        let (first_s, mut prev_r) = async_channel_pair();
+        for _ in 0..1000 {
+            let (s, r) = async_channel_pair();
+            let wait = std::mem::replace(&mut prev_r, r);
+            executor.spawn(async move {
+                wait.await;
+                s.send(()).unwrap();
+            });
+        }
+        let tx = done_tx.clone();
+        executor.spawn(async move {
+            prev_r.await;
+            tx.send("chain").unwrap();
+        });
+        first_s.send(()).unwrap();
+        // Meanwhile, CPU-bound tasks spread over both workers.
+        let threads = Arc::new(Mutex::new(std::collections::HashSet::new()));
+        for _ in 0..8 {
+            let (tx, threads) = (done_tx.clone(), threads.clone());
+            executor.spawn(async move {
+                let start = std::time::Instant::now();
+                while start.elapsed() < Duration::from_millis(20) {
+                    std::hint::spin_loop();
+                }
+                threads.lock().unwrap().insert(std::thread::current().id());
+                tx.send("spin").unwrap();
+            });
+        }
+        let got: Vec<_> = (0..9).map(|_| done_rx.recv_timeout(Duration::from_secs(10)).unwrap()).collect();
+        assert!(got.contains(&"chain"));
+        assert_eq!(threads.lock().unwrap().len(), 2, "idle worker did not help");
+    }
+
+    /// A one-shot channel whose receiver is a future (test helper).
+    fn async_channel_pair() -> (OneShotSender, OneShot) {
+        let shared = Arc::new(Mutex::new((false, None::<Waker>)));
+        (OneShotSender(shared.clone()), OneShot(shared))
+    }
+
+    struct OneShotSender(Arc<Mutex<(bool, Option<Waker>)>>);
+    impl OneShotSender {
+        fn send(self, _: ()) -> Result<(), ()> {
+            let waker = {
+                let mut s = self.0.lock().unwrap();
+                s.0 = true;
+                s.1.take()
+            };
+            if let Some(w) = waker {
+                w.wake();
+            }
+            Ok(())
+        }
+    }
+
+    struct OneShot(Arc<Mutex<(bool, Option<Waker>)>>);
+    impl Future for OneShot {
+        type Output = ();
+        fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+            let mut s = self.0.lock().unwrap();
+            if s.0 {
+                Poll::Ready(())
+            } else {
+                s.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
