@@ -352,11 +352,35 @@ fn report_addr(
     addr: std::io::Result<SocketAddr>,
 ) -> Result<i32, Error> {
     check_out(memory, id_ptr, 8)?;
-    let outcome = match addr {
-        Ok(addr) => Outcome::Done(add_addrs(state, [addr])),
-        Err(e) => Outcome::Failed(e.into()),
-    };
-    outcome.write(memory, state, id_ptr)
+    Outcome::from_io(Some(addr), |addr| add_addrs(state, [addr])).write(memory, state, id_ptr)
+}
+
+/// The completion of `tcp_accept` and `tls_accept`: status 0 with the new
+/// stream's ID (stored by `add`) at `id_ptr` and a peer-address iterator at
+/// `peer_ptr`, or status 1 with an error ID and peer 0.
+fn report_accepted<S: Send + 'static>(
+    id_ptr: u32,
+    peer_ptr: u32,
+    accepted: std::io::Result<(S, SocketAddr)>,
+    add: fn(&mut ProcessState, S) -> u64,
+) -> Completion {
+    completion(move |ctx| {
+        let (memory, state) = guest::memory_and_state(ctx)?;
+        let status = match accepted {
+            Ok((stream, peer)) => {
+                let stream_id = add(state, stream);
+                let peer_id = add_addrs(state, [peer]);
+                guest::write_u64(memory, id_ptr, stream_id)?;
+                guest::write_u64(memory, peer_ptr, peer_id)?;
+                0
+            }
+            Err(e) => {
+                guest::write_u64(memory, peer_ptr, 0)?;
+                Outcome::Failed(e.into()).write(memory, state, id_ptr)?
+            }
+        };
+        Ok(vec![Val::I32(status)])
+    })
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! TCP listeners and streams (18 functions).
 
 use super::{
-    addr, check_out, direct_io, for_world, gather, guest, read_buffer, report, report_addr, report_read,
-    timer, wait_on, would_wait, Outcome, Sock, TcpStream, Timeout, M, MAX_READ, MAX_WRITE,
+    addr, check_out, direct_io, for_world, gather, guest, read_buffer, report, report_accepted, report_addr,
+    report_read, timer, wait_on, would_wait, Outcome, Sock, TcpStream, Timeout, M, MAX_READ, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
 use crate::process::{completion, ProcessState};
@@ -146,10 +146,7 @@ fn tcp_bind(
         || Call::new("tcp_bind").arg(addr),
         || Async::<TcpListener>::bind(addr).map(|listener| Arc::new(Sock::new(listener))),
     )?;
-    let outcome = match bound {
-        Ok(listener) => Outcome::Done(state.resources.net.tcp_listeners.add(listener)),
-        Err(e) => Outcome::Failed(e.into()),
-    };
+    let outcome = Outcome::from_io(Some(bound), |l| state.resources.net.tcp_listeners.add(l));
     outcome.write(memory, state, id_ptr as u32)
 }
 
@@ -171,23 +168,7 @@ fn tcp_accept(
     let call = || Call::new("tcp_accept").arg(id);
     Err(wait_on(state, call, None, accept, move |accepted: Option<std::io::Result<_>>| {
         let accepted = accepted.expect("no timer: an accept waits for ever");
-        completion(move |ctx| {
-            let (memory, state) = guest::memory_and_state(ctx)?;
-            let status = match accepted {
-                Ok((stream, peer)) => {
-                    let stream_id = state.resources.net.tcp_streams.add(stream);
-                    let peer_id = super::add_addrs(state, [peer]);
-                    guest::write_u64(memory, id_ptr, stream_id)?;
-                    guest::write_u64(memory, peer_ptr, peer_id)?;
-                    0
-                }
-                Err(e) => {
-                    guest::write_u64(memory, peer_ptr, 0)?;
-                    Outcome::Failed(e.into()).write(memory, state, id_ptr)?
-                }
-            };
-            Ok(vec![Val::I32(status)])
-        })
+        report_accepted(id_ptr, peer_ptr, accepted, |state, s| state.resources.net.tcp_streams.add(s))
     }))
 }
 
@@ -212,11 +193,7 @@ fn tcp_connect(
     Err(wait_on(state, call, timer, connect, move |connected| {
         completion(move |ctx| {
             let (memory, state) = guest::memory_and_state(ctx)?;
-            let outcome = match connected {
-                None => Outcome::TimedOut,
-                Some(Ok(stream)) => Outcome::Done(state.resources.net.tcp_streams.add(stream)),
-                Some(Err(e)) => Outcome::Failed(e.into()),
-            };
+            let outcome = Outcome::from_io(connected, |s| state.resources.net.tcp_streams.add(s));
             Ok(vec![Val::I32(outcome.write(memory, state, id_ptr)?)])
         })
     }))

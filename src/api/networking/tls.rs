@@ -19,8 +19,8 @@
 use super::tls_config::{self, add_ca_pem};
 use super::tls_session::TlsSession;
 use super::{
-    addr, check_out, dns, gather, guest, read_buffer, report, report_addr, report_read, suspend_on,
-    timer, wait_on, Outcome, Sock, TlsStream, M, MAX_WRITE,
+    addr, check_out, dns, gather, guest, read_buffer, report, report_accepted, report_addr, report_read,
+    suspend_on, timer, wait_on, Outcome, Sock, TlsStream, M, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
 use crate::errors::trap;
@@ -143,13 +143,9 @@ fn tls_bind(
         || Call::new("tls_bind").arg(addr).arg(replay::digest(&[cert, key])),
         || Async::<TcpListener>::bind(addr).map(|listener| Arc::new(Sock::new(listener))),
     )?;
-    let outcome = match bound {
-        Ok(tcp) => {
-            let listener = Arc::new(TlsListener { tcp, config });
-            Outcome::Done(state.resources.net.tls_listeners.add(listener))
-        }
-        Err(e) => Outcome::Failed(e.into()),
-    };
+    let outcome = Outcome::from_io(Some(bound), |tcp| {
+        state.resources.net.tls_listeners.add(Arc::new(TlsListener { tcp, config }))
+    });
     outcome.write(memory, state, id_ptr as u32)
 }
 
@@ -168,23 +164,7 @@ fn tls_accept(
     let call = || Call::new("tls_accept").arg(id);
     Err(wait_on(state, call, None, accept, move |accepted: Option<io::Result<_>>| {
         let accepted = accepted.expect("no timer: an accept waits for ever");
-        completion(move |ctx| {
-            let (memory, state) = guest::memory_and_state(ctx)?;
-            let status = match accepted {
-                Ok((stream, peer)) => {
-                    let stream_id = state.resources.net.tls_streams.add(stream);
-                    let peer_id = super::add_addrs(state, [peer]);
-                    guest::write_u64(memory, id_ptr, stream_id)?;
-                    guest::write_u64(memory, peer_ptr, peer_id)?;
-                    0
-                }
-                Err(error) => {
-                    guest::write_u64(memory, peer_ptr, 0)?;
-                    Outcome::Failed(error.into()).write(memory, state, id_ptr)?
-                }
-            };
-            Ok(vec![Val::I32(status)])
-        })
+        report_accepted(id_ptr, peer_ptr, accepted, |state, s| state.resources.net.tls_streams.add(s))
     }))
 }
 

@@ -107,10 +107,7 @@ fn udp_bind(
         || Call::new("udp_bind").arg(addr),
         || Async::<std::net::UdpSocket>::bind(addr).map(|s| UdpSocket(Arc::new(Sock::new(s)))),
     )?;
-    let outcome = match bound {
-        Ok(socket) => Outcome::Done(state.resources.net.udp_sockets.add(socket)),
-        Err(e) => Outcome::Failed(e.into()),
-    };
+    let outcome = Outcome::from_io(Some(bound), |socket| state.resources.net.udp_sockets.add(socket));
     outcome.write(memory, state, id_ptr as u32)
 }
 
@@ -154,10 +151,7 @@ fn udp_connect(
         || Call::new("udp_connect").arg(id).arg(addr),
         || socket.get()?.get_ref().connect(addr),
     )?;
-    let outcome = match connected {
-        Ok(()) => Outcome::Done(0),
-        Err(e) => Outcome::Failed(e.into()),
-    };
+    let outcome = Outcome::from_io(Some(connected), |()| 0);
     outcome.write(memory, state, id_ptr as u32)
 }
 
