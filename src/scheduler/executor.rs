@@ -204,10 +204,9 @@ impl Shared {
         None
     }
 
-    fn has_work(&self, index: usize) -> bool {
-        !lock(&self.workers[index].queue).is_empty()
-            || !lock(&self.global).is_empty()
-            || self.workers.iter().any(|w| !lock(&w.queue).is_empty())
+    /// Whether any queue (this worker's among them) holds a task.
+    fn has_work(&self) -> bool {
+        !lock(&self.global).is_empty() || self.workers.iter().any(|w| !lock(&w.queue).is_empty())
     }
 
     /// A worker thread's life.
@@ -243,7 +242,7 @@ impl Shared {
                 let worker = &self.workers[index];
                 *lock(&worker.waker) = Some(cx.waker().clone());
                 worker.sleeping.store(true, SeqCst);
-                if self.has_work(index) || self.stop.load(SeqCst) {
+                if self.has_work() || self.stop.load(SeqCst) {
                     worker.sleeping.store(false, SeqCst);
                     continue;
                 }
