@@ -27,9 +27,15 @@ enum Command {
 /// Options shared by `run` and `test`.
 #[derive(Args)]
 struct RuntimeArgs {
-    /// Grant the program access to a host directory (repeatable).
-    #[arg(long = "dir", value_name = "DIR")]
+    /// Grant the program access to a host directory (repeatable): DIR is
+    /// seen under its own name, HOST::GUEST maps HOST to the guest path
+    /// GUEST (e.g. `--dir ./fixture::/`).
+    #[arg(long = "dir", value_name = "DIR|HOST::GUEST")]
     dirs: Vec<PathBuf>,
+    /// Do not grant the working directory as `.` (granted by default, unless
+    /// a --dir maps the guest's `.` or `/`).
+    #[arg(long)]
+    no_cwd: bool,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     threads: usize,
@@ -62,6 +68,7 @@ impl RuntimeArgs {
         TestOptions {
             path,
             dirs: self.dirs.clone(),
+            no_cwd: self.no_cwd,
             scheduler: self.scheduler(),
             runtime: self.runtime(),
             args,
@@ -87,7 +94,7 @@ struct RunArgs {
     record: Option<PathBuf>,
     /// Replay a recording: the same run, without the outside world. Stops
     /// with exit status 3 at the first call that differs from the recording.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["seeds", "deterministic", "dirs", "fuel_slice"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["seeds", "deterministic", "dirs", "no_cwd", "fuel_slice"])]
     replay: Option<PathBuf>,
     /// Print the schedule to FILE (`-`: stderr): each run of a process, its
     /// fuel and host calls. Implies --deterministic (seed 0 unless given).
@@ -171,6 +178,7 @@ pub fn main() -> i32 {
                 path,
                 args,
                 dirs: runtime.dirs.clone(),
+                no_cwd: runtime.no_cwd,
                 scheduler: runtime.scheduler(),
                 runtime: runtime.runtime(),
                 record,

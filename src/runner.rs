@@ -17,8 +17,11 @@ pub struct RunOptions {
     pub path: PathBuf,
     /// Arguments after the program name.
     pub args: Vec<String>,
-    /// Host directories to preopen in addition to `.`.
+    /// Directories to preopen: `DIR` or `HOST::GUEST` (see `--dir`).
     pub dirs: Vec<PathBuf>,
+    /// Do not preopen the working directory as `.` (it is by default,
+    /// unless a `dirs` entry maps the guest's `.` or `/`).
+    pub no_cwd: bool,
     /// The scheduler to run on.
     pub scheduler: SchedulerKind,
     /// Runtime tunables.
@@ -39,6 +42,7 @@ impl RunOptions {
             path: path.into(),
             args: Vec::new(),
             dirs: Vec::new(),
+            no_cwd: false,
             scheduler: SchedulerKind::default(),
             runtime: RuntimeOptions::default(),
             record: None,
@@ -56,12 +60,44 @@ pub(crate) fn read_module(path: &Path) -> anyhow::Result<Vec<u8>> {
     })
 }
 
-/// The preopens of a root process: `.` plus each `--dir`.
-pub(crate) fn root_preopens(dirs: &[PathBuf]) -> Vec<Preopen> {
-    std::iter::once(PathBuf::from("."))
-        .chain(dirs.iter().cloned())
-        .map(|dir| Preopen { guest: dir.to_string_lossy().into_owned(), host: dir })
-        .collect()
+/// The preopens of a root process: each `--dir`, and the working directory
+/// as `.` (first, so it stays descriptor 3) unless `no_cwd` is set or a
+/// `--dir` already names the guest's `.` or `/`.
+///
+/// A `--dir` is `DIR` (seen by the guest under the same name) or
+/// `HOST::GUEST` (wasmtime's spelling: the host directory `HOST` seen as
+/// `GUEST`). wasi-libc resolves relative paths against a preopen named `.`
+/// or `/` alike, so with `--dir fixture::/` an added `.` would make the
+/// guest's relative paths land in the host's working directory or in the
+/// fixture depending on descriptor order; an explicit `.` or `/` mapping
+/// therefore replaces it, and the guest sees only what was mapped.
+pub(crate) fn root_preopens(dirs: &[PathBuf], no_cwd: bool) -> anyhow::Result<Vec<Preopen>> {
+    let mut preopens = Vec::with_capacity(dirs.len() + 1);
+    for dir in dirs {
+        let preopen = match dir.to_str() {
+            Some(spec) => {
+                let (host, guest) = crate::wasi::split_mapping(spec);
+                crate::wasi::check_guest_name(guest)
+                    .and_then(|()| if host.is_empty() { Err("the host path is empty".into()) } else { Ok(()) })
+                    .map_err(|why| anyhow::anyhow!("invalid --dir '{spec}': {why}"))?;
+                Preopen::new(host, guest)
+            }
+            None => Preopen::new(dir.clone(), dir.to_string_lossy().into_owned()),
+        };
+        preopens.push(preopen);
+    }
+    let names_cwd = |p: &Preopen| {
+        let mut parts = Path::new(&p.guest).components().filter(|c| *c != std::path::Component::CurDir);
+        match parts.next() {
+            None => true,
+            Some(std::path::Component::RootDir) => parts.next().is_none(),
+            Some(_) => false,
+        }
+    };
+    if !no_cwd && !preopens.iter().any(names_cwd) {
+        preopens.insert(0, Preopen::new(".", "."));
+    }
+    Ok(preopens)
 }
 
 /// Makes the scheduler for a run.
@@ -80,7 +116,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
         .file_name()
         .map_or_else(|| options.path.display().to_string(), |n| n.to_string_lossy().into_owned());
     let args: Vec<String> = std::iter::once(program).chain(options.args.iter().cloned()).collect();
-    let mut config = ProcessConfig::root(args, root_preopens(&options.dirs));
+    let mut config = ProcessConfig::root(args, root_preopens(&options.dirs, options.no_cwd)?);
     let mut kind = options.scheduler;
     let mut runtime_options = options.runtime.clone();
     let outside = options.record.is_some() || options.replay.is_some() || options.trace.is_some();
@@ -106,7 +142,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
         config.preopens = header
             .dirs
             .iter()
-            .map(|(guest, host)| Preopen { guest: guest.clone(), host: host.into() })
+            .map(|(guest, host)| Preopen::new(host, guest.clone()))
             .collect();
         kind = SchedulerKind::Deterministic { seed: header.seed };
         runtime_options.fuel_slice = header.fuel_slice;

@@ -163,7 +163,8 @@ fn spawn_from_guest(
     }
     let config = match config_id {
         -1 => state.config.clone(),
-        id => Arc::new(state.resources.configs.get(id as u64)?.clone()),
+        // A config never grants more than the spawning process holds.
+        id => Arc::new(state.resources.configs.get(id as u64)?.clone().capped_by(&state.config)),
     };
     let module = match module_id {
         -1 => state.module.clone(),

@@ -1,8 +1,13 @@
 //! `lunatic::wasi`: filling a config's WASI view (args, env, preopens).
+//!
+//! Arguments and environment are the creator's to choose; a preopened
+//! directory must be one the creator can reach itself.
 
 use super::guest;
 use crate::engine::HostFunctions;
-use crate::process::{Preopen, ProcessState};
+use crate::errors::{bail_trap, trap};
+use crate::process::{completion, suspend, Pending, Preopen, ProcessState};
+use crate::wasi::{check_guest_name, open_grant, split_mapping, MAX_CONFIG_PREOPENS};
 use wasmi::{Caller, Error};
 
 const M: &str = "lunatic::wasi";
@@ -35,10 +40,57 @@ fn add_arg(mut caller: Caller<'_, ProcessState>, config_id: i64, ptr: i32, len: 
     Ok(())
 }
 
+/// Grants a directory to a config: `DIR`, or `SOURCE::GUEST` to show it to
+/// the child under another name.
+///
+/// The directory must be one the calling process can reach itself (see
+/// `crate::wasi::grant`): `SOURCE` is read in the caller's WASI view and must
+/// lie inside one of its preopened descriptors, without `..` or symlinks
+/// leading out, and the grant carries no more rights than that descriptor.
+///
+/// A refused grant **traps** the caller, with a message naming the path.
+/// The function returns nothing, so there is no error code to give, and
+/// the original runtime also fails at this point for a directory it cannot
+/// open (its spawn traps); trapping at the grant names the offending call
+/// instead of a later spawn. The same holds for more than
+/// [`MAX_CONFIG_PREOPENS`] preopens in one config. The directory is opened
+/// on the blocking pool while the process is suspended.
 fn preopen_dir(mut caller: Caller<'_, ProcessState>, config_id: i64, ptr: i32, len: i32) -> Result<(), Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    let dir = guest::str(memory, ptr as u32, len as u32)?.to_string();
-    let config = state.resources.configs.get_mut(config_id as u64)?;
-    config.preopens.push(Preopen { host: dir.clone().into(), guest: dir });
-    Ok(())
+    let spec = guest::str(memory, ptr as u32, len as u32)?.to_string();
+    let held = state.resources.configs.get(config_id as u64)?.preopens.len();
+    if held >= MAX_CONFIG_PREOPENS {
+        bail_trap!("config_preopen_dir: a config holds at most {MAX_CONFIG_PREOPENS} preopened directories");
+    }
+    let (source, guest_name) = split_mapping(&spec);
+    check_guest_name(guest_name).map_err(|why| refused(&spec, &why))?;
+    let candidates = state.wasi.grant_candidates(source);
+    if source.is_empty() || candidates.is_empty() {
+        return Err(refused(&spec, "it is outside every directory this process can reach"));
+    }
+    let guest_name = guest_name.to_string();
+    let work = move || open_grant(candidates, guest_name);
+    let finish = move |state: &mut ProcessState, granted: Result<Preopen, String>| -> Result<(), Error> {
+        let preopen = granted.map_err(|why| refused(&spec, &why))?;
+        state.resources.configs.get_mut(config_id as u64)?.preopens.push(preopen);
+        Ok(())
+    };
+    // A start section cannot suspend: open inline there.
+    if !state.initialized {
+        return finish(state, work());
+    }
+    let scheduler = state.runtime.scheduler_arc();
+    let pending = Pending::Async(Box::pin(async move {
+        let granted = crate::scheduler::unblock(&*scheduler, work).await;
+        completion(move |ctx| {
+            finish(ctx.data_mut(), granted)?;
+            Ok(Vec::new())
+        })
+    }));
+    Err(suspend(state, pending))
+}
+
+/// The trap of a refused grant.
+fn refused(spec: &str, why: &str) -> Error {
+    trap(format_args!("config_preopen_dir: cannot grant '{spec}': {why}"))
 }

@@ -3,13 +3,63 @@
 use std::sync::{Arc, OnceLock};
 
 /// A directory a process may see through WASI.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Preopen {
     /// The name the guest sees (what `fd_prestat_dir_name` returns).
     pub guest: String,
-    /// Where it is on the host.
+    /// Where it is on the host (for a directory granted by a guest, where it
+    /// was when granted; only informative then).
     pub host: std::path::PathBuf,
+    /// Set for directories a guest granted to a config
+    /// (`lunatic::wasi::config_preopen_dir`): the directory, already opened
+    /// inside the granting process's own preopen, and the rights it passes
+    /// on. Processes spawned with the config get this handle, so the grant
+    /// cannot be redirected by renaming or symlinking on the host later.
+    pub(crate) granted: Option<Granted>,
 }
+
+/// A directory handle a guest granted, with its rights.
+#[derive(Debug, Clone)]
+pub(crate) struct Granted {
+    pub(crate) dir: Arc<cap_std::fs::Dir>,
+    pub(crate) rights_base: u64,
+    pub(crate) rights_inheriting: u64,
+}
+
+impl Preopen {
+    /// The host directory `host`, shown to the guest as `guest`.
+    pub fn new(host: impl Into<std::path::PathBuf>, guest: impl Into<String>) -> Self {
+        Self { guest: guest.into(), host: host.into(), granted: None }
+    }
+
+    /// A directory a guest granted: `dir` is already open, `host` only
+    /// says where it was.
+    pub(crate) fn granted(
+        host: std::path::PathBuf,
+        guest: String,
+        dir: Arc<cap_std::fs::Dir>,
+        rights_base: u64,
+        rights_inheriting: u64,
+    ) -> Self {
+        Self { guest, host, granted: Some(Granted { dir, rights_base, rights_inheriting }) }
+    }
+}
+
+impl PartialEq for Preopen {
+    fn eq(&self, other: &Self) -> bool {
+        let same_grant = match (&self.granted, &other.granted) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                Arc::ptr_eq(&a.dir, &b.dir)
+                    && (a.rights_base, a.rights_inheriting) == (b.rights_base, b.rights_inheriting)
+            }
+            _ => false,
+        };
+        self.guest == other.guest && self.host == other.host && same_grant
+    }
+}
+
+impl Eq for Preopen {}
 
 /// Permissions, limits and the WASI view a process is spawned with.
 ///
@@ -106,6 +156,29 @@ impl ProcessConfig {
             preopens,
             ..Self::default()
         }
+    }
+
+    /// The config a process spawned by `creator` with this config really
+    /// gets: no limit above the creator's own and no permission the creator
+    /// lacks (a process can never get more than its creator holds).
+    ///
+    /// Limits and permissions are capped silently rather than refused: the
+    /// guest API has no error path for them (`config_set_*` return nothing),
+    /// and a capped child sees the ordinary refusals (`compile_module`
+    /// returns -1, memory growth fails, fuel runs out). Preopens were checked
+    /// when they were granted (`config_preopen_dir`). Arguments and
+    /// environment are the creator's to choose.
+    pub fn capped_by(mut self, creator: &ProcessConfig) -> ProcessConfig {
+        self.max_memory = self.max_memory.min(creator.max_memory);
+        self.max_fuel = match (self.max_fuel, creator.max_fuel) {
+            (Some(asked), Some(held)) => Some(asked.min(held)),
+            (None, held) => held,
+            (asked, None) => asked,
+        };
+        self.can_compile_modules &= creator.can_compile_modules;
+        self.can_create_configs &= creator.can_create_configs;
+        self.can_spawn_processes &= creator.can_spawn_processes;
+        self
     }
 
     /// Total fuel budget, if limited.

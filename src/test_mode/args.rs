@@ -37,8 +37,10 @@ pub(crate) struct TestArgs {
     pub(crate) show_output: bool,
     pub(crate) color: Color,
     pub(crate) help: bool,
-    /// `--dir` given among the test arguments.
+    /// `--dir` given among the test arguments (`DIR` or `HOST::GUEST`).
     pub(crate) dirs: Vec<PathBuf>,
+    /// `--no-cwd` given among the test arguments.
+    pub(crate) no_cwd: bool,
     /// Positional arguments after the filter, and everything after `--`:
     /// the test processes' argv.
     pub(crate) guest_args: Vec<String>,
@@ -60,6 +62,7 @@ impl Default for TestArgs {
             color: Color::Always,
             help: false,
             dirs: Vec::new(),
+            no_cwd: false,
             guest_args: Vec::new(),
         }
     }
@@ -140,6 +143,7 @@ impl TestArgs {
             "--show-output" => self.show_output = true,
             "-q" | "--quiet" => self.quiet = true,
             "-h" | "--help" => self.help = true,
+            "--no-cwd" => self.no_cwd = true,
             _ => log::debug!(target: "lunatic::test", "ignoring test flag {name}"),
         }
     }
@@ -185,7 +189,7 @@ pub(crate) enum Selection {
 
 /// Help for `lunatic test --help`-style requests made through libtest flags.
 pub(crate) const HELP: &str = "\
-Usage: lunatic test [--dir DIR]... <TEST.wasm> [FILTER] [OPTIONS] [-- ARGS...]
+Usage: lunatic test [--dir DIR|HOST::GUEST]... [--no-cwd] <TEST.wasm> [FILTER] [OPTIONS] [-- ARGS...]
 
 Runs the #[lunatic::test] functions of a test binary, each as its own process.
 

@@ -34,6 +34,8 @@ pub(crate) struct TestOptions {
     pub(crate) path: PathBuf,
     /// `--dir`s given before the path.
     pub(crate) dirs: Vec<PathBuf>,
+    /// `--no-cwd`: do not preopen the working directory.
+    pub(crate) no_cwd: bool,
     /// The scheduler the tests run on.
     pub(crate) scheduler: crate::scheduler::SchedulerKind,
     /// Runtime tunables.
@@ -105,7 +107,8 @@ pub(crate) fn run_tests(options: TestOptions) -> anyhow::Result<i32> {
     };
     let mut dirs = options.dirs;
     dirs.extend(args.dirs.iter().cloned());
-    let config = Arc::new(ProcessConfig::root(args.guest_args.clone(), root_preopens(&dirs)));
+    let preopens = root_preopens(&dirs, options.no_cwd || args.no_cwd)?;
+    let config = Arc::new(ProcessConfig::root(args.guest_args.clone(), preopens));
 
     let start = Instant::now();
     let mut reporter = Reporter::new(args.terse_output(), color);

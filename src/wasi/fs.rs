@@ -55,6 +55,8 @@ fn errno(e: Errno) -> io::Error {
         Errno::ISDIR => io::Error::from(io::ErrorKind::IsADirectory),
         Errno::NOTSUP => io::Error::from(io::ErrorKind::Unsupported),
         Errno::NOENT => io::Error::from(io::ErrorKind::NotFound),
+        #[cfg(unix)]
+        Errno::LOOP => io::Error::from_raw_os_error(libc::ELOOP),
         Errno::NOTCAPABLE => {
             io::Error::new(io::ErrorKind::PermissionDenied, "path leads outside the sandbox")
         }
@@ -63,6 +65,20 @@ fn errno(e: Errno) -> io::Error {
 }
 
 /// Opens a file or directory relative to `dir`.
+///
+/// The rights checks that need the directory descriptor (`O_TRUNC` needs
+/// `PATH_FILESTAT_SET_SIZE`) are done by the caller; here the request is
+/// mapped onto the host's open:
+///
+/// * A directory asked for with write access (`FD_WRITE`, or the `APPEND`
+///   flag) is `EISDIR`, with `O_DIRECTORY` or without, as `open(2)` says.
+/// * `O_TRUNC` truncates even when the descriptor gets no write right (the
+///   directory's `PATH_FILESTAT_SET_SIZE` right is what allows it): the host
+///   file is then opened writable, and the descriptor's rights keep the
+///   guest from writing through it.
+/// * `O_TRUNC` with `APPEND` (C's `O_CREAT|O_TRUNC|O_WRONLY|O_APPEND`): std
+///   refuses append together with truncate, so the file is opened for
+///   appending and then cut to length 0 through the same handle.
 pub(crate) fn open(dir: &Dir, req: &OpenRequest) -> io::Result<Opened> {
     let creat = req.oflags & OFLAGS_CREAT != 0;
     let excl = req.oflags & OFLAGS_EXCL != 0;
@@ -70,25 +86,32 @@ pub(crate) fn open(dir: &Dir, req: &OpenRequest) -> io::Result<Opened> {
     let append = req.fdflags & FDFLAGS_APPEND != 0;
     let write = req.write || append;
     if req.oflags & OFLAGS_DIRECTORY != 0 {
-        // Write rights are ignored: they pass on to files opened through
-        // the directory.
         if creat || trunc {
             return Err(errno(Errno::INVAL));
         }
         let opened =
             if req.follow { dir.open_dir(&req.path) } else { dir.open_dir_nofollow(&req.path) };
-        return opened.map(Opened::Dir);
+        let opened = opened?;
+        // Checked after opening, so that a missing path or a file stays
+        // ENOENT / ENOTDIR.
+        if write {
+            return Err(errno(Errno::ISDIR));
+        }
+        return Ok(Opened::Dir(opened));
     }
+    // The host handle needs write access to truncate.
+    let host_write = write || trunc;
+    let cut_after_open = trunc && append;
     let mut options = OpenOptions::new();
     options
         .read(req.read || !write)
-        .write(write)
+        .write(host_write)
         .append(append)
-        .truncate(trunc)
+        .truncate(trunc && !cut_after_open)
         .create(creat && !excl)
         .create_new(creat && excl)
         .follow(if req.follow { FollowSymlinks::Yes } else { FollowSymlinks::No })
-        .maybe_dir(!write)
+        .maybe_dir(!host_write)
         .dsync(req.fdflags & FDFLAGS_DSYNC != 0)
         .rsync(req.fdflags & FDFLAGS_RSYNC != 0)
         .sync(req.fdflags & FDFLAGS_SYNC != 0);
@@ -97,12 +120,12 @@ pub(crate) fn open(dir: &Dir, req: &OpenRequest) -> io::Result<Opened> {
         // POSIX lets O_CREAT go with read-only access, std does not: ask
         // for write access too (the descriptor has no write right), and if
         // that is refused, fall back to opening the existing file.
-        Err(e) if creat && !write && e.kind() == io::ErrorKind::InvalidInput => {
+        Err(e) if creat && !host_write && e.kind() == io::ErrorKind::InvalidInput => {
             let mut rw = options.clone();
             rw.write(true).maybe_dir(false);
             match dir.open_with(&req.path, &rw) {
                 Ok(file) => file,
-                Err(e) if !excl && !trunc && e.kind() == io::ErrorKind::PermissionDenied => {
+                Err(e) if !excl && e.kind() == io::ErrorKind::PermissionDenied => {
                     let mut ro = options.clone();
                     ro.create(false).create_new(false);
                     dir.open_with(&req.path, &ro)?
@@ -115,7 +138,13 @@ pub(crate) fn open(dir: &Dir, req: &OpenRequest) -> io::Result<Opened> {
     let file = file.into_std();
     let meta = Metadata::from_file(&file)?;
     if meta.is_dir() {
+        if write {
+            return Err(errno(Errno::ISDIR));
+        }
         return Ok(Opened::Dir(Dir::from_std_file(file)));
+    }
+    if cut_after_open && meta.is_file() {
+        file.set_len(0)?;
     }
     Ok(Opened::File(file, filetype(&meta)))
 }
@@ -338,7 +367,15 @@ pub(crate) fn symlink(dir: &Dir, depth: usize, target: &str, link: &str) -> io::
     dir.symlink(target, link)
 }
 
-/// Creates a hard link; with `follow` a symlink source is not supported.
+/// Most symlinks followed to resolve one path, as Linux's `MAXSYMLINKS`.
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// Creates a hard link to `old`. With `follow` (`LOOKUPFLAGS_SYMLINK_FOLLOW`,
+/// `linkat(AT_SYMLINK_FOLLOW)`) a symlink at `old` is resolved first and the
+/// link points to what it names: a dangling symlink is `ENOENT`, a loop
+/// `ELOOP`. Without `follow` the new link is a second name of the symlink
+/// itself. Resolution goes through `old_dir` step by step, so a symlink
+/// leading outside the sandbox fails as any other path would (`ENOTCAPABLE`).
 pub(crate) fn hard_link(
     old_dir: &Dir,
     old: &str,
@@ -346,10 +383,22 @@ pub(crate) fn hard_link(
     new_dir: &Dir,
     new: &str,
 ) -> io::Result<()> {
-    if follow && old_dir.symlink_metadata(old)?.is_symlink() {
-        return Err(errno(Errno::NOTSUP));
+    let mut source = std::path::PathBuf::from(old);
+    if follow {
+        let mut hops = 0;
+        while old_dir.symlink_metadata(&source)?.is_symlink() {
+            hops += 1;
+            if hops > MAX_SYMLINK_HOPS {
+                return Err(errno(Errno::LOOP));
+            }
+            let target = old_dir.read_link(&source)?;
+            if target.has_root() {
+                return Err(errno(Errno::NOTCAPABLE));
+            }
+            source = source.parent().unwrap_or(Path::new("")).join(target);
+        }
     }
-    old_dir.hard_link(old, new_dir, new)
+    old_dir.hard_link(&source, new_dir, new)
 }
 
 /// Writes all of `data` unless an error comes first; returns how much was
@@ -398,9 +447,27 @@ pub(crate) fn read_at(file: &std::fs::File, len: usize, offset: u64) -> io::Resu
 }
 
 /// Positioned write (the file position is unchanged).
+///
+/// On a descriptor in append mode Linux's `pwrite` ignores the offset and
+/// appends; WASI (like POSIX) writes at the offset, so append mode is
+/// switched off around the write. Only this process's WASI call uses the
+/// handle meanwhile (one call at a time per process), so nobody sees the
+/// flag change.
 pub(crate) fn write_at(file: &std::fs::File, data: &[u8], offset: u64) -> io::Result<usize> {
     #[cfg(unix)]
-    return std::os::unix::fs::FileExt::write_at(file, data, offset);
+    {
+        use rustix::fs::OFlags;
+        let flags = rustix::fs::fcntl_getfl(file)?;
+        if !flags.contains(OFlags::APPEND) {
+            return std::os::unix::fs::FileExt::write_at(file, data, offset);
+        }
+        rustix::fs::fcntl_setfl(file, flags - OFlags::APPEND)?;
+        let written = std::os::unix::fs::FileExt::write_at(file, data, offset);
+        let restored = rustix::fs::fcntl_setfl(file, flags);
+        let written = written?;
+        restored?;
+        return Ok(written);
+    }
     #[cfg(windows)]
     return std::os::windows::fs::FileExt::seek_write(file, data, offset);
     #[cfg(not(any(unix, windows)))]

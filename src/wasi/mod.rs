@@ -26,6 +26,7 @@ mod clock;
 mod errno;
 mod fd;
 mod fs;
+mod grant;
 mod path;
 mod poll;
 mod sock;
@@ -35,6 +36,7 @@ mod tests;
 mod types;
 
 pub(crate) use args_env::Strings;
+pub(crate) use grant::{check_guest_name, open_grant, split_mapping, MAX_CONFIG_PREOPENS};
 
 use crate::api::guest;
 use crate::engine::HostFunctions;
@@ -66,11 +68,23 @@ impl WasiCtx {
         fds.insert(Entry::stdio(Kind::Stdout)).expect("empty table");
         fds.insert(Entry::stdio(Kind::Stderr)).expect("empty table");
         for preopen in &config.preopens {
-            let dir = table::open_preopen(&preopen.host).map_err(|e| {
-                anyhow::anyhow!("cannot open preopened directory '{}': {e}", preopen.host.display())
-            })?;
-            fds.insert(Entry::preopen(dir, preopen.guest.clone()))
-                .map_err(|_| anyhow::anyhow!("too many preopened directories"))?;
+            // A directory a guest granted is already open (and checked, see
+            // `grant`); one from the command line is opened by its path.
+            let (dir, base, inheriting) = match &preopen.granted {
+                Some(g) => (g.dir.clone(), g.rights_base, g.rights_inheriting),
+                None => {
+                    let dir = table::open_preopen(&preopen.host).map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot open preopened directory '{}': {e}",
+                            preopen.host.display()
+                        )
+                    })?;
+                    (dir, types::RIGHTS_DIR, types::RIGHTS_ALL)
+                }
+            };
+            let entry =
+                Entry::preopen(dir, preopen.guest.clone(), preopen.host.clone(), base, inheriting);
+            fds.insert(entry).map_err(|_| anyhow::anyhow!("too many preopened directories"))?;
         }
         Ok(Self {
             strings: config.wasi_strings(),

@@ -236,6 +236,12 @@ fn path_open(c: &mut C<'_>, o: Open) -> WasiResult {
         .ok_or(Errno::INVAL)?;
     let fdflags =
         u16::try_from(o.fdflags).ok().filter(|f| f & !FDFLAGS_ALL == 0).ok_or(Errno::INVAL)?;
+    // Truncating on open changes the file's size through the directory:
+    // that is the directory's `PATH_FILESTAT_SET_SIZE` right, whatever
+    // rights the new descriptor asks for.
+    if oflags & OFLAGS_TRUNC != 0 && !parent.can(RIGHT_PATH_FILESTAT_SET_SIZE) {
+        return Err(Errno::NOTCAPABLE.into());
+    }
     // A descriptor gets at most what its directory passes on.
     let base = o.base & parent_inheriting;
     let inheriting = o.inheriting & parent_inheriting;
@@ -265,6 +271,7 @@ fn path_open(c: &mut C<'_>, o: Open) -> WasiResult {
                     kind: Kind::Dir(DirFd {
                         dir: Arc::new(dir),
                         preopen: None,
+                        host: None,
                         depth: fs::walk(depth, std::path::Path::new(&request.path))
                             .unwrap_or(depth),
                         listing: None,

@@ -46,6 +46,9 @@ pub(crate) struct DirFd {
     pub(crate) dir: Arc<Dir>,
     /// The guest-visible name, for preopened directories.
     pub(crate) preopen: Option<String>,
+    /// Where a preopened directory is on the host (informative: grants are
+    /// resolved through `dir`, never through this path).
+    pub(crate) host: Option<PathBuf>,
     /// How many directories below its preopen this one is, as far as the
     /// path it was opened by tells (used to keep symlink targets inside).
     pub(crate) depth: usize,
@@ -68,11 +71,25 @@ impl Entry {
         Self { kind, rights_base: rights, rights_inheriting: 0, flags: 0 }
     }
 
-    pub(crate) fn preopen(dir: Arc<Dir>, name: String) -> Self {
+    /// A preopened directory with the given rights (a root process's
+    /// preopens get [`RIGHTS_DIR`] and [`RIGHTS_ALL`]).
+    pub(crate) fn preopen(
+        dir: Arc<Dir>,
+        name: String,
+        host: PathBuf,
+        rights_base: u64,
+        rights_inheriting: u64,
+    ) -> Self {
         Self {
-            kind: Kind::Dir(DirFd { dir, preopen: Some(name), depth: 0, listing: None }),
-            rights_base: RIGHTS_DIR,
-            rights_inheriting: RIGHTS_ALL,
+            kind: Kind::Dir(DirFd {
+                dir,
+                preopen: Some(name),
+                host: Some(host),
+                depth: 0,
+                listing: None,
+            }),
+            rights_base: rights_base & RIGHTS_DIR,
+            rights_inheriting: rights_inheriting & RIGHTS_ALL,
             flags: 0,
         }
     }
@@ -133,6 +150,11 @@ impl FdTable {
     /// Puts `entry` under `fd`, returning what was there.
     pub(crate) fn put(&mut self, fd: u32, entry: Entry) -> Option<Entry> {
         self.entries.insert(fd, entry)
+    }
+
+    /// Every open descriptor.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values()
     }
 
     /// Stores `entry` under the lowest free number.
