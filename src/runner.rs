@@ -262,3 +262,41 @@ fn check_header(header: &recording::Header, bytes: &[u8], options: &RunOptions) 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dirs: &[&str], no_cwd: bool) -> Vec<(String, String)> {
+        let dirs: Vec<PathBuf> = dirs.iter().map(PathBuf::from).collect();
+        root_preopens(&dirs, no_cwd)
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.host.display().to_string(), p.guest))
+            .collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(h, g)| (h.to_string(), g.to_string())).collect()
+    }
+
+    #[test]
+    fn dirs_map_and_the_working_directory_is_added_unless_replaced() {
+        assert_eq!(names(&[], false), pairs(&[(".", ".")]));
+        assert_eq!(names(&[], true), pairs(&[]));
+        assert_eq!(names(&["box"], false), pairs(&[(".", "."), ("box", "box")]));
+        assert_eq!(
+            names(&["/srv/data::/data"], false),
+            pairs(&[(".", "."), ("/srv/data", "/data")])
+        );
+        // An explicit `/` or `.` replaces the working directory.
+        assert_eq!(names(&["fixture::/"], false), pairs(&[("fixture", "/")]));
+        assert_eq!(names(&["fixture::."], false), pairs(&[("fixture", ".")]));
+        assert_eq!(names(&["fixture::./"], false), pairs(&[("fixture", "./")]));
+        assert_eq!(names(&["."], false), pairs(&[(".", ".")]));
+        assert_eq!(names(&["box", "fixture::/"], true), pairs(&[("box", "box"), ("fixture", "/")]));
+        for bad in ["box::", "::/x"] {
+            assert!(root_preopens(&[PathBuf::from(bad)], false).is_err(), "{bad}");
+        }
+    }
+}

@@ -200,3 +200,39 @@ pub(crate) fn store_limits(max_memory: u64) -> wasmi::StoreLimits {
         .tables(1)
         .build()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_are_capped_by_their_creator() {
+        let mut creator = ProcessConfig::default();
+        creator.max_memory = 8 << 20;
+        creator.max_fuel = Some(100);
+        creator.can_create_configs = true;
+        creator.can_spawn_processes = true;
+        let mut asked = ProcessConfig::default();
+        asked.can_compile_modules = true;
+        asked.can_spawn_processes = true;
+        asked.args = vec!["free".into()];
+        let got = asked.clone().capped_by(&creator);
+        assert_eq!(got.max_memory, 8 << 20);
+        assert_eq!(got.max_fuel, Some(100));
+        assert!(!got.can_compile_modules && !got.can_create_configs && got.can_spawn_processes);
+        assert_eq!(got.args, ["free"]);
+        // Asking for less is kept.
+        asked.max_memory = 1 << 20;
+        asked.max_fuel = Some(5);
+        let got = asked.capped_by(&creator);
+        assert_eq!((got.max_memory, got.max_fuel), (1 << 20, Some(5)));
+        // An unlimited creator passes any limit on.
+        let root = ProcessConfig::root(Vec::new(), Vec::new());
+        let mut asked = ProcessConfig::default();
+        asked.max_fuel = Some(7);
+        asked.can_compile_modules = true;
+        let got = asked.capped_by(&root);
+        assert_eq!(got.max_fuel, Some(7));
+        assert!(got.can_compile_modules);
+    }
+}

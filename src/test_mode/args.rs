@@ -262,6 +262,9 @@ mod tests {
         assert_eq!(a.filter.as_deref(), Some("f"));
         assert_eq!(a.guest_args, ["x", "--exact", "y"]);
         assert_eq!(a.dirs, [PathBuf::from("/tmp"), PathBuf::from("/var")]);
+        let a = parse(&["--dir", "fixture::/", "--no-cwd", "--dir=/srv::/data"]);
+        assert_eq!(a.dirs, [PathBuf::from("fixture::/"), PathBuf::from("/srv::/data")]);
+        assert!(a.no_cwd);
         assert!(!a.exact);
         assert_eq!(parse(&[]), TestArgs::default());
     }

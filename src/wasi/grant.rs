@@ -160,6 +160,81 @@ mod tests {
         assert!(check_guest_name("/").is_ok());
     }
 
+    /// A scratch tree `root/box/sub` with `root/secret`, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Self {
+            let root = std::env::temp_dir()
+                .join(format!("lunatic-grant-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&root);
+            std::fs::create_dir_all(root.join("box/sub")).unwrap();
+            std::fs::write(root.join("secret"), "s").unwrap();
+            Scratch(root)
+        }
+
+        /// A process context whose only preopen is `box`, named `name`.
+        fn ctx(&self, name: &str) -> WasiCtx {
+            let mut config = crate::process::ProcessConfig::default();
+            config.preopens = vec![Preopen::new(self.0.join("box"), name)];
+            WasiCtx::new(&config).unwrap()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn grant(ctx: &WasiCtx, source: &str) -> Result<Preopen, String> {
+        open_grant(ctx.grant_candidates(source), "child".into())
+    }
+
+    #[test]
+    fn grants_stay_inside_and_carry_no_more_rights() {
+        use super::super::types::*;
+        let s = Scratch::new("rights");
+        let mut ctx = s.ctx("/data");
+        let whole = grant(&ctx, "/data").unwrap();
+        let g = whole.granted.as_ref().unwrap();
+        assert_eq!((g.rights_base, g.rights_inheriting), (RIGHTS_DIR, RIGHTS_ALL));
+        assert!(grant(&ctx, "/data/sub").unwrap().granted.unwrap().dir.exists("."));
+        for refused in ["/", "/data/..", "/data/sub/../..", "data", ".", "/datasub", "/data/missing"] {
+            assert!(grant(&ctx, refused).is_err(), "{refused}");
+        }
+        // The creator gives up rights on its descriptor: grants shrink too.
+        let entry = ctx.fds.get_mut(3).unwrap();
+        entry.rights_base &= !RIGHT_PATH_CREATE_FILE;
+        entry.rights_inheriting &= !RIGHT_FD_WRITE;
+        let g = grant(&ctx, "/data").unwrap().granted.unwrap();
+        assert_eq!(g.rights_base, RIGHTS_DIR & !RIGHT_PATH_CREATE_FILE);
+        assert_eq!(g.rights_inheriting, RIGHTS_ALL & !RIGHT_FD_WRITE);
+        let g = grant(&ctx, "/data/sub").unwrap().granted.unwrap();
+        assert_eq!(g.rights_inheriting & RIGHT_FD_WRITE, 0);
+        // Without PATH_OPEN nothing below the preopen can be granted.
+        ctx.fds.get_mut(3).unwrap().rights_base &= !RIGHT_PATH_OPEN;
+        assert!(grant(&ctx, "/data/sub").is_err());
+        assert!(grant(&ctx, "/data").is_ok());
+        // A closed preopen is given up.
+        ctx.fds.remove(3).unwrap();
+        assert!(grant(&ctx, "/data").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_out_of_the_preopen_are_refused() {
+        let s = Scratch::new("symlinks");
+        std::os::unix::fs::symlink("..", s.0.join("box/up")).unwrap();
+        std::os::unix::fs::symlink("/", s.0.join("box/root")).unwrap();
+        std::os::unix::fs::symlink("sub", s.0.join("box/down")).unwrap();
+        let ctx = s.ctx(".");
+        assert!(grant(&ctx, "up").is_err());
+        assert!(grant(&ctx, "root").is_err());
+        assert!(grant(&ctx, "sub/../up").is_err());
+        assert!(grant(&ctx, "down").is_ok());
+    }
+
     #[test]
     fn sources_match_preopens_by_whole_components() {
         let rest = |name, source| below(name, source).map(|(n, p)| (n, p.display().to_string()));
