@@ -466,7 +466,7 @@ pub(crate) fn write_at(file: &std::fs::File, data: &[u8], offset: u64) -> io::Re
         let restored = rustix::fs::fcntl_setfl(file, flags);
         let written = written?;
         restored?;
-        return Ok(written);
+        Ok(written)
     }
     #[cfg(windows)]
     return std::os::windows::fs::FileExt::seek_write(file, data, offset);

@@ -83,7 +83,7 @@ impl WasiCtx {
                 Candidate { dir: dir.dir.clone(), rest, host, rights_base, rights_inheriting },
             ));
         }
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|c| std::cmp::Reverse(c.0));
         found.into_iter().map(|(_, c)| c).collect()
     }
 }
