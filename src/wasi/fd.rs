@@ -383,7 +383,11 @@ fn fd_readdir(c: &mut C<'_>, fd: u32, buf: i32, len: u32, cookie: u64, out: i32)
     let (memory, state) = memory_and_state(c)?;
     guest::range(memory, buf as u32, len)?;
     check_out(memory, out, 4)?;
-    let Kind::Dir(d) = &state.wasi.fds.get(fd)?.kind else { return Err(Errno::NOTDIR.into()) };
+    let entry = state.wasi.fds.get(fd)?;
+    let Kind::Dir(d) = &entry.kind else { return Err(Errno::NOTDIR.into()) };
+    if !entry.can(RIGHT_FD_READDIR) {
+        return Err(Errno::NOTCAPABLE.into());
+    }
     let write = move |memory: &mut [u8], listing: &[super::table::Listed]| -> WasiResult {
         let bytes = fs::encode_dirents(listing, cookie, len as usize);
         guest::write(memory, buf as u32, &bytes)?;

@@ -15,13 +15,19 @@ type C<'a> = Caller<'a, ProcessState>;
 
 pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "path_create_directory", |mut c: C<'_>, fd: i32, path: i32, len: i32| {
-        ret(simple(&mut c, fd, path, len, |dir, path| dir.create_dir(path)))
+        ret(simple(&mut c, fd, RIGHT_PATH_CREATE_DIRECTORY, path, len, |dir, path| {
+            dir.create_dir(path)
+        }))
     });
     host.func(M, "path_remove_directory", |mut c: C<'_>, fd: i32, path: i32, len: i32| {
-        ret(simple(&mut c, fd, path, len, |dir, path| dir.remove_dir(path)))
+        ret(simple(&mut c, fd, RIGHT_PATH_REMOVE_DIRECTORY, path, len, |dir, path| {
+            dir.remove_dir(path)
+        }))
     });
     host.func(M, "path_unlink_file", |mut c: C<'_>, fd: i32, path: i32, len: i32| {
-        ret(simple(&mut c, fd, path, len, |dir, path| dir.remove_file(path)))
+        ret(simple(&mut c, fd, RIGHT_PATH_UNLINK_FILE, path, len, |dir, path| {
+            dir.remove_file(path)
+        }))
     });
     host.func(
         M,
@@ -110,16 +116,23 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     );
 }
 
-/// The directory `fd` and the checked path at `ptr`.
+/// The directory `fd` and the checked path at `ptr`; `ENOTCAPABLE` unless
+/// the descriptor has `right` (a directory's rights are what a process can
+/// pass on to configs it creates, so they are enforced here).
 fn dir_and_path(
     memory: &[u8],
     state: &ProcessState,
     fd: i32,
+    right: u64,
     ptr: i32,
     len: i32,
 ) -> WasiResult<(Arc<Dir>, usize, String)> {
     let path = read_path(memory, ptr, len)?;
-    let dir = state.wasi.fds.get(fd as u32)?.dir()?;
+    let entry = state.wasi.fds.get(fd as u32)?;
+    let dir = entry.dir()?;
+    if !entry.can(right) {
+        return Err(Errno::NOTCAPABLE.into());
+    }
     fs::check_path(&path)?;
     Ok((dir.dir.clone(), dir.depth, path))
 }
@@ -135,12 +148,13 @@ fn follows(flags: u32) -> WasiResult<bool> {
 fn simple(
     c: &mut C<'_>,
     fd: i32,
+    right: u64,
     ptr: i32,
     len: i32,
     op: impl FnOnce(&Dir, &str) -> std::io::Result<()> + Send + 'static,
 ) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let (dir, _, path) = dir_and_path(memory, state, fd, ptr, len)?;
+    let (dir, _, path) = dir_and_path(memory, state, fd, right, ptr, len)?;
     offload(memory, state, move || op(&dir, &path), |_, _, r| Ok(r?))
 }
 
@@ -154,7 +168,7 @@ fn path_filestat_get(
 ) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
     check_out(memory, out, FILESTAT_SIZE)?;
-    let (dir, _, path) = dir_and_path(memory, state, fd, ptr, len)?;
+    let (dir, _, path) = dir_and_path(memory, state, fd, RIGHT_PATH_FILESTAT_GET, ptr, len)?;
     let follow = follows(flags)?;
     offload(
         memory,
@@ -179,7 +193,7 @@ fn path_filestat_set_times(
     fst: u32,
 ) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let (dir, _, path) = dir_and_path(memory, state, fd, ptr, len)?;
+    let (dir, _, path) = dir_and_path(memory, state, fd, RIGHT_PATH_FILESTAT_SET_TIMES, ptr, len)?;
     let follow = follows(flags)?;
     let fst = u16::try_from(fst).map_err(|_| Errno::INVAL)?;
     let now = std::time::UNIX_EPOCH + state.runtime.scheduler().wall_clock();
@@ -200,8 +214,8 @@ fn path_link(
     new_len: i32,
 ) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let (old_dir, _, old) = dir_and_path(memory, state, old_fd, old_ptr, old_len)?;
-    let (new_dir, _, new) = dir_and_path(memory, state, new_fd, new_ptr, new_len)?;
+    let (old_dir, _, old) = dir_and_path(memory, state, old_fd, RIGHT_PATH_LINK_SOURCE, old_ptr, old_len)?;
+    let (new_dir, _, new) = dir_and_path(memory, state, new_fd, RIGHT_PATH_LINK_TARGET, new_ptr, new_len)?;
     let follow = follows(flags)?;
     let work = move || fs::hard_link(&old_dir, &old, follow, &new_dir, &new);
     offload(memory, state, work, |_, _, r| Ok(r?))
@@ -236,6 +250,11 @@ fn path_open(c: &mut C<'_>, o: Open) -> WasiResult {
         .ok_or(Errno::INVAL)?;
     let fdflags =
         u16::try_from(o.fdflags).ok().filter(|f| f & !FDFLAGS_ALL == 0).ok_or(Errno::INVAL)?;
+    if !parent.can(RIGHT_PATH_OPEN)
+        || (oflags & OFLAGS_CREAT != 0 && !parent.can(RIGHT_PATH_CREATE_FILE))
+    {
+        return Err(Errno::NOTCAPABLE.into());
+    }
     // Truncating on open changes the file's size through the directory:
     // that is the directory's `PATH_FILESTAT_SET_SIZE` right, whatever
     // rights the new descriptor asks for.
@@ -300,7 +319,7 @@ fn path_readlink(
     let (memory, state) = memory_and_state(c)?;
     guest::range(memory, buf as u32, buf_len)?;
     check_out(memory, out, 4)?;
-    let (dir, _, path) = dir_and_path(memory, state, fd, ptr, len)?;
+    let (dir, _, path) = dir_and_path(memory, state, fd, RIGHT_PATH_READLINK, ptr, len)?;
     // cap-std refuses absolute targets: they would name host paths.
     offload(
         memory,
@@ -331,8 +350,8 @@ fn path_rename(
     new_len: i32,
 ) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let (old_dir, _, old) = dir_and_path(memory, state, fd, old_ptr, old_len)?;
-    let (new_dir, _, new) = dir_and_path(memory, state, new_fd, new_ptr, new_len)?;
+    let (old_dir, _, old) = dir_and_path(memory, state, fd, RIGHT_PATH_RENAME_SOURCE, old_ptr, old_len)?;
+    let (new_dir, _, new) = dir_and_path(memory, state, new_fd, RIGHT_PATH_RENAME_TARGET, new_ptr, new_len)?;
     offload(memory, state, move || old_dir.rename(&old, &new_dir, &new), |_, _, r| Ok(r?))
 }
 
@@ -346,6 +365,6 @@ fn path_symlink(
 ) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
     let target = read_path(memory, target_ptr, target_len)?;
-    let (dir, depth, link) = dir_and_path(memory, state, fd, ptr, len)?;
+    let (dir, depth, link) = dir_and_path(memory, state, fd, RIGHT_PATH_SYMLINK, ptr, len)?;
     offload(memory, state, move || fs::symlink(&dir, depth, &target, &link), |_, _, r| Ok(r?))
 }
