@@ -59,6 +59,8 @@ mod raw {
             out: *mut u64,
         ) -> u16;
         pub fn sock_shutdown(fd: u32, how: u32) -> u16;
+        pub fn path_create_directory(fd: u32, path: *const u8, len: u32) -> u16;
+        pub fn fd_readdir(fd: u32, buf: *mut u8, len: u32, cookie: u64, out: *mut u32) -> u16;
     }
 }
 
@@ -182,6 +184,7 @@ fn main() {
         "link-follow" => link_follow(preopen(name)),
         "trunc-rights" => trunc_rights(preopen(name)),
         "trunc-append" => trunc_append(preopen(name)),
+        "path-rights" => path_rights(preopen(name)),
         "sock-shutdown" => {
             for fd in [1u32, 3, 99] {
                 println!("sock_shutdown {fd}: {}", show(unsafe { raw::sock_shutdown(fd, 1) }));
@@ -289,6 +292,41 @@ fn trunc_append(dir: u32) {
             unsafe { raw::fd_close(fd) };
         }
         Err(e) => println!("create new.txt O_TRUNC append: {}", show(e)),
+    }
+}
+
+/// A directory descriptor's rights are enforced: each operation fails with
+/// ENOTCAPABLE (76) once the right it needs is dropped.
+fn path_rights(dir: u32) {
+    const PATH_CREATE_DIRECTORY: u64 = 1 << 9;
+    const PATH_CREATE_FILE: u64 = 1 << 10;
+    const PATH_OPEN: u64 = 1 << 13;
+    const FD_READDIR: u64 = 1 << 14;
+    let all = ((1u64 << 30) - 1) & !RIGHT_FD_WRITE;
+    for (name, right) in [
+        ("PATH_CREATE_DIRECTORY", PATH_CREATE_DIRECTORY),
+        ("PATH_CREATE_FILE", PATH_CREATE_FILE),
+        ("PATH_OPEN", PATH_OPEN),
+        ("FD_READDIR", FD_READDIR),
+    ] {
+        let Ok(d) = open(dir, ".", OFLAGS_DIRECTORY, all, 0) else {
+            println!("reopen failed");
+            return;
+        };
+        let mut fdstat = [0u64; 3];
+        unsafe { raw::fd_fdstat_get(d, fdstat.as_mut_ptr() as *mut u8) };
+        unsafe { raw::fd_fdstat_set_rights(d, fdstat[1] & !right, fdstat[2]) };
+        let mkdir = |path: &str| show(unsafe { raw::path_create_directory(d, path.as_ptr(), path.len() as u32) });
+        let mut buf = [0u8; 256];
+        let mut n = 0;
+        let readdir = show(unsafe { raw::fd_readdir(d, buf.as_mut_ptr(), 256, 0, &mut n) });
+        println!(
+            "without {name}: mkdir {}, create {}, open {}, readdir {readdir}",
+            mkdir(&format!("dir-{name}")),
+            open_errno(d, &format!("new-{name}"), OFLAGS_CREAT, RIGHT_FD_READ, 0),
+            open_errno(d, "file.txt", 0, RIGHT_FD_READ, 0),
+        );
+        unsafe { raw::fd_close(d) };
     }
 }
 
