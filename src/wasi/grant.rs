@@ -97,7 +97,7 @@ pub(crate) fn open_grant(candidates: Vec<Candidate>, guest: String) -> Result<Pr
         let dir = if c.rest.as_os_str().is_empty() {
             Ok(c.dir.clone())
         } else {
-            c.dir.open_dir(&c.rest).map(Arc::new)
+            c.dir.open_dir(&c.rest).and_then(shared)
         };
         match dir {
             Ok(dir) => {
@@ -123,6 +123,33 @@ pub(crate) fn open_grant(candidates: Vec<Candidate>, guest: String) -> Result<Pr
         }
     }
     Err(first_error.unwrap_or_else(|| "it is outside every directory this process can reach".into()))
+}
+
+/// One handle per granted directory: a new handle is dropped in favour of
+/// a live one to the same directory (device and inode), so granting the
+/// same directory again and again costs no host descriptors. Handles carry
+/// no state a process could change, so sharing them is invisible.
+fn shared(dir: cap_std::fs::Dir) -> std::io::Result<Arc<cap_std::fs::Dir>> {
+    #[cfg(unix)]
+    {
+        use cap_std::fs::MetadataExt as _;
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock, Weak};
+        type Cache = Mutex<HashMap<(u64, u64), Weak<cap_std::fs::Dir>>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let meta = dir.dir_metadata()?;
+        let key = (meta.dev(), meta.ino());
+        let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(live) = cache.get(&key).and_then(Weak::upgrade) {
+            return Ok(live);
+        }
+        let dir = Arc::new(dir);
+        cache.retain(|_, d| d.strong_count() > 0);
+        cache.insert(key, Arc::downgrade(&dir));
+        Ok(dir)
+    }
+    #[cfg(not(unix))]
+    Ok(Arc::new(dir))
 }
 
 /// The components of a path, without `.` ones.
@@ -199,7 +226,13 @@ mod tests {
         let whole = grant(&ctx, "/data").unwrap();
         let g = whole.granted.as_ref().unwrap();
         assert_eq!((g.rights_base, g.rights_inheriting), (RIGHTS_DIR, RIGHTS_ALL));
-        assert!(grant(&ctx, "/data/sub").unwrap().granted.unwrap().dir.exists("."));
+        let sub = grant(&ctx, "/data/sub").unwrap().granted.unwrap();
+        assert!(sub.dir.exists("."));
+        // The same directory granted again shares the handle.
+        let again = grant(&ctx, "/data/sub/../sub").unwrap().granted.unwrap();
+        #[cfg(unix)]
+        assert!(Arc::ptr_eq(&sub.dir, &again.dir));
+        drop((sub, again));
         for refused in ["/", "/data/..", "/data/sub/../..", "data", ".", "/datasub", "/data/missing"] {
             assert!(grant(&ctx, refused).is_err(), "{refused}");
         }
