@@ -78,7 +78,13 @@ pub(crate) fn root_preopens(dirs: &[PathBuf], no_cwd: bool) -> anyhow::Result<Ve
             Some(spec) => {
                 let (host, guest) = crate::wasi::split_mapping(spec);
                 crate::wasi::check_guest_name(guest)
-                    .and_then(|()| if host.is_empty() { Err("the host path is empty".into()) } else { Ok(()) })
+                    .and_then(|()| {
+                        if host.is_empty() {
+                            Err("the host path is empty".into())
+                        } else {
+                            Ok(())
+                        }
+                    })
                     .map_err(|why| anyhow::anyhow!("invalid --dir '{spec}': {why}"))?;
                 Preopen::new(host, guest)
             }
@@ -87,7 +93,8 @@ pub(crate) fn root_preopens(dirs: &[PathBuf], no_cwd: bool) -> anyhow::Result<Ve
         preopens.push(preopen);
     }
     let names_cwd = |p: &Preopen| {
-        let mut parts = Path::new(&p.guest).components().filter(|c| *c != std::path::Component::CurDir);
+        let mut parts =
+            Path::new(&p.guest).components().filter(|c| *c != std::path::Component::CurDir);
         match parts.next() {
             None => true,
             Some(std::path::Component::RootDir) => parts.next().is_none(),
@@ -139,11 +146,8 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
         }
         config.args = header.args.clone();
         config.envs = header.env.clone();
-        config.preopens = header
-            .dirs
-            .iter()
-            .map(|(guest, host)| Preopen::new(host, guest.clone()))
-            .collect();
+        config.preopens =
+            header.dirs.iter().map(|(guest, host)| Preopen::new(host, guest.clone())).collect();
         kind = SchedulerKind::Deterministic { seed: header.seed };
         runtime_options.fuel_slice = header.fuel_slice;
         Some(World::replay(recording, trace.clone()))

@@ -33,7 +33,12 @@ fn add_env(
     Ok(())
 }
 
-fn add_arg(mut caller: Caller<'_, ProcessState>, config_id: i64, ptr: i32, len: i32) -> Result<(), Error> {
+fn add_arg(
+    mut caller: Caller<'_, ProcessState>,
+    config_id: i64,
+    ptr: i32,
+    len: i32,
+) -> Result<(), Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let arg = guest::str(memory, ptr as u32, len as u32)?.to_string();
     state.resources.configs.get_mut(config_id as u64)?.args.push(arg);
@@ -55,7 +60,12 @@ fn add_arg(mut caller: Caller<'_, ProcessState>, config_id: i64, ptr: i32, len: 
 /// instead of a later spawn. The same holds for more than
 /// [`MAX_CONFIG_PREOPENS`] preopens in one config. The directory is opened
 /// on the blocking pool while the process is suspended.
-fn preopen_dir(mut caller: Caller<'_, ProcessState>, config_id: i64, ptr: i32, len: i32) -> Result<(), Error> {
+fn preopen_dir(
+    mut caller: Caller<'_, ProcessState>,
+    config_id: i64,
+    ptr: i32,
+    len: i32,
+) -> Result<(), Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let spec = guest::str(memory, ptr as u32, len as u32)?.to_string();
     let held = state.resources.configs.get(config_id as u64)?.preopens.len();
@@ -70,11 +80,12 @@ fn preopen_dir(mut caller: Caller<'_, ProcessState>, config_id: i64, ptr: i32, l
     }
     let guest_name = guest_name.to_string();
     let work = move || open_grant(candidates, guest_name);
-    let finish = move |state: &mut ProcessState, granted: Result<Preopen, String>| -> Result<(), Error> {
-        let preopen = granted.map_err(|why| refused(&spec, &why))?;
-        state.resources.configs.get_mut(config_id as u64)?.preopens.push(preopen);
-        Ok(())
-    };
+    let finish =
+        move |state: &mut ProcessState, granted: Result<Preopen, String>| -> Result<(), Error> {
+            let preopen = granted.map_err(|why| refused(&spec, &why))?;
+            state.resources.configs.get_mut(config_id as u64)?.preopens.push(preopen);
+            Ok(())
+        };
     // A start section cannot suspend: open inline there.
     if !state.initialized {
         return finish(state, work());

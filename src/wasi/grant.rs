@@ -122,7 +122,8 @@ pub(crate) fn open_grant(candidates: Vec<Candidate>, guest: String) -> Result<Pr
             }
         }
     }
-    Err(first_error.unwrap_or_else(|| "it is outside every directory this process can reach".into()))
+    Err(first_error
+        .unwrap_or_else(|| "it is outside every directory this process can reach".into()))
 }
 
 /// One handle per granted directory: a new handle is dropped in favour of
@@ -139,7 +140,8 @@ fn shared(dir: cap_std::fs::Dir) -> std::io::Result<Arc<cap_std::fs::Dir>> {
         static CACHE: OnceLock<Cache> = OnceLock::new();
         let meta = dir.dir_metadata()?;
         let key = (meta.dev(), meta.ino());
-        let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache =
+            CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
         if let Some(live) = cache.get(&key).and_then(Weak::upgrade) {
             return Ok(live);
         }
@@ -192,8 +194,8 @@ mod tests {
 
     impl Scratch {
         fn new(tag: &str) -> Self {
-            let root = std::env::temp_dir()
-                .join(format!("lunatic-grant-{tag}-{}", std::process::id()));
+            let root =
+                std::env::temp_dir().join(format!("lunatic-grant-{tag}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&root);
             std::fs::create_dir_all(root.join("box/sub")).unwrap();
             std::fs::write(root.join("secret"), "s").unwrap();
@@ -233,7 +235,9 @@ mod tests {
         #[cfg(unix)]
         assert!(Arc::ptr_eq(&sub.dir, &again.dir));
         drop((sub, again));
-        for refused in ["/", "/data/..", "/data/sub/../..", "data", ".", "/datasub", "/data/missing"] {
+        for refused in
+            ["/", "/data/..", "/data/sub/../..", "data", ".", "/datasub", "/data/missing"]
+        {
             assert!(grant(&ctx, refused).is_err(), "{refused}");
         }
         // The creator gives up rights on its descriptor: grants shrink too.

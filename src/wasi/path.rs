@@ -214,8 +214,10 @@ fn path_link(
     new_len: i32,
 ) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let (old_dir, _, old) = dir_and_path(memory, state, old_fd, RIGHT_PATH_LINK_SOURCE, old_ptr, old_len)?;
-    let (new_dir, _, new) = dir_and_path(memory, state, new_fd, RIGHT_PATH_LINK_TARGET, new_ptr, new_len)?;
+    let (old_dir, _, old) =
+        dir_and_path(memory, state, old_fd, RIGHT_PATH_LINK_SOURCE, old_ptr, old_len)?;
+    let (new_dir, _, new) =
+        dir_and_path(memory, state, new_fd, RIGHT_PATH_LINK_TARGET, new_ptr, new_len)?;
     let follow = follows(flags)?;
     let work = move || fs::hard_link(&old_dir, &old, follow, &new_dir, &new);
     offload(memory, state, work, |_, _, r| Ok(r?))
@@ -350,8 +352,10 @@ fn path_rename(
     new_len: i32,
 ) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let (old_dir, _, old) = dir_and_path(memory, state, fd, RIGHT_PATH_RENAME_SOURCE, old_ptr, old_len)?;
-    let (new_dir, _, new) = dir_and_path(memory, state, new_fd, RIGHT_PATH_RENAME_TARGET, new_ptr, new_len)?;
+    let (old_dir, _, old) =
+        dir_and_path(memory, state, fd, RIGHT_PATH_RENAME_SOURCE, old_ptr, old_len)?;
+    let (new_dir, _, new) =
+        dir_and_path(memory, state, new_fd, RIGHT_PATH_RENAME_TARGET, new_ptr, new_len)?;
     offload(memory, state, move || old_dir.rename(&old, &new_dir, &new), |_, _, r| Ok(r?))
 }
 
