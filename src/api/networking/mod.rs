@@ -13,6 +13,7 @@ mod addr;
 mod dns;
 mod tcp;
 mod tls;
+mod tls_accept;
 mod tls_config;
 mod tls_session;
 mod udp;

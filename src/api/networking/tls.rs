@@ -1,8 +1,13 @@
 //! TLS listeners and streams (14 functions).
 //!
-//! Deviations from the original, on purpose: a failed handshake (in
-//! `tls_accept` or `tls_connect`) and an invalid server name are errors
-//! (status 1 + error ID), not traps; the `tls_connect` timeout covers the
+//! Deviations from the original, on purpose: server-side handshakes run
+//! host-side, concurrently and with a deadline, as soon as the listener is
+//! bound, and `tls_accept` hands out only completed sessions: a client that
+//! fails its handshake or never finishes it is logged and dropped, the
+//! accept goes on waiting (see [`super::tls_accept`]); it returns status 1
+//! only for errors of the listening socket itself. A failed `tls_connect`
+//! handshake and an invalid server name are errors (status 1 + error ID),
+//! not traps; the `tls_connect` timeout covers the
 //! name lookup, the TCP connect and the handshake; custom CA records are
 //! read in host order `{ptr, len}` but the swapped order the 0.14.1 guest
 //! writes is recognised too (abi.md §7.3 Q2).
@@ -16,6 +21,7 @@
 //! timeouts, listener addresses. A replay's listeners and streams are
 //! stand-ins that reach neither the network nor rustls.
 
+use super::tls_accept::Acceptor;
 use super::tls_config::{self, add_ca_pem};
 use super::tls_session::TlsSession;
 use super::{
@@ -29,18 +35,19 @@ use crate::replay::{self, Call};
 use crate::scheduler::BoxFuture;
 use async_io::Async;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{ClientConfig, RootCertStore};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmi::{Caller, Error, Val};
 
-/// A TCP listener whose connections get server-side TLS on accept (a
-/// stand-in socket while a recording is replayed).
+/// A TCP listener whose connections get server-side TLS from its host-side
+/// [`Acceptor`] (a stand-in socket without acceptor while a recording is
+/// replayed).
 pub(crate) struct TlsListener {
     tcp: super::TcpListener,
-    config: Arc<ServerConfig>,
+    acceptor: Option<Acceptor>,
 }
 
 /// Streams in a recording: only that one was made; a replay gets a
@@ -143,8 +150,19 @@ fn tls_bind(
         || Call::new("tls_bind").arg(addr).arg(replay::digest(&[cert, key])),
         || Async::<TcpListener>::bind(addr).map(|listener| Arc::new(Sock::new(listener))),
     )?;
-    let outcome = Outcome::from_io(Some(bound), |tcp| {
-        state.resources.net.tls_listeners.add(Arc::new(TlsListener { tcp, config }))
+    // A real socket gets its accept task now, so handshakes run whether or
+    // not the guest is in `tls_accept` (a replay's stand-in gets none).
+    // The deterministic scheduler hands sessions out in accept order.
+    let ordered = state.runtime.scheduler().inline_blocking();
+    let bound = bound.and_then(|tcp| {
+        let acceptor = match tcp.get() {
+            Ok(_) => Some(Acceptor::start(tcp.clone(), config, ordered)?),
+            Err(_) => None,
+        };
+        Ok(TlsListener { tcp, acceptor })
+    });
+    let outcome = Outcome::from_io(Some(bound), |listener| {
+        state.resources.net.tls_listeners.add(Arc::new(listener))
     });
     outcome.write(memory, state, id_ptr as u32)
 }
@@ -160,24 +178,17 @@ fn tls_accept(
     let (id_ptr, peer_ptr) = (id_ptr as u32, peer_ptr as u32);
     check_out(memory, id_ptr, 8)?;
     check_out(memory, peer_ptr, 8)?;
-    let accept = async move { accept(&listener).await.map_err(io_error) };
+    let accept = async move {
+        match &listener.acceptor {
+            Some(acceptor) => acceptor.next().await,
+            None => Err(io::Error::new(io::ErrorKind::Unsupported, "a replayed listener accepts nothing")),
+        }
+    };
     let call = || Call::new("tls_accept").arg(id);
     Err(wait_on(state, call, None, accept, move |accepted: Option<io::Result<_>>| {
         let accepted = accepted.expect("no timer: an accept waits for ever");
         report_accepted(id_ptr, peer_ptr, accepted, |state, s| state.resources.net.tls_streams.add(s))
     }))
-}
-
-/// Accepts one connection and completes the server-side handshake.
-async fn accept(listener: &TlsListener) -> anyhow::Result<(TlsStream, SocketAddr)> {
-    let (tcp, peer) = listener.tcp.get()?.accept().await?;
-    let conn = rustls::ServerConnection::new(listener.config.clone())?;
-    let session = TlsSession::new(tcp, conn);
-    session
-        .handshake()
-        .await
-        .map_err(|e| anyhow::anyhow!("TLS handshake with {peer} failed: {e}"))?;
-    Ok((TlsStream(Arc::new(session)), peer))
 }
 
 #[allow(clippy::too_many_arguments)]
