@@ -236,6 +236,12 @@ fn direct_io(state: &ProcessState) -> bool {
     state.runtime.world().is_none() && !state.runtime.scheduler().inline_blocking()
 }
 
+/// The error for an operation that ended without an answer, which only a
+/// timer can cause: used where no timer runs, instead of a panic.
+fn no_answer() -> std::io::Error {
+    std::io::Error::other("the operation ended without an answer")
+}
+
 /// Whether a direct attempt must instead wait for the socket.
 fn would_wait(e: &std::io::Error) -> bool {
     matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted)

@@ -25,7 +25,7 @@ use super::tls_accept::Acceptor;
 use super::tls_config::{self, add_ca_pem};
 use super::tls_session::TlsSession;
 use super::{
-    addr, check_out, dns, gather, guest, read_buffer, report, report_accepted, report_addr, report_read,
+    addr, check_out, dns, gather, no_answer, guest, read_buffer, report, report_accepted, report_addr, report_read,
     suspend_on, timer, wait_on, Outcome, Sock, TlsStream, M, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
@@ -186,7 +186,8 @@ fn tls_accept(
     };
     let call = || Call::new("tls_accept").arg(id);
     Err(wait_on(state, call, None, accept, move |accepted: Option<io::Result<_>>| {
-        let accepted = accepted.expect("no timer: an accept waits for ever");
+        // No timer: an accept waits for its answer (`None` cannot come).
+        let accepted = accepted.unwrap_or_else(|| Err(no_answer()));
         report_accepted(id_ptr, peer_ptr, accepted, |state, s| state.resources.net.tls_streams.add(s))
     }))
 }
@@ -354,7 +355,8 @@ fn tls_write_vectored(
     let timeout = (timeout_ms != u64::MAX).then_some(timeout_ms);
     let call = Call::new("tls_write").arg(id).arg(recorded).arg(timeout);
     let finish = move |written: Option<Option<io::Result<usize>>>| {
-        let written = written.expect("no outside timer: a write waits for its answer");
+        // No outside timer: a write waits for its answer (`None` cannot come).
+        let written = written.unwrap_or_else(|| Some(Err(no_answer())));
         report(out_ptr, Outcome::from_io(written, |n| n as u64))
     };
     Err(world.external(state, call, None, write, finish))
