@@ -9,12 +9,13 @@
 //! clients are normal on a network) and dropped, so it can neither hold up
 //! nor fail the guest's accept.
 //!
-//! Host memory and descriptors stay bounded: at most [`MAX_HANDSHAKES`]
-//! handshakes run at once and at most [`MAX_READY`] sessions wait for the
-//! guest. While either is full the task accepts nothing, so further
-//! connections wait in the kernel's listen backlog (which refuses or
-//! ignores new ones once it is full) until a slot frees up; nothing that
-//! already connected is dropped for lack of room.
+//! Host memory and descriptors stay bounded: the task accepts only while
+//! fewer than [`MAX_HANDSHAKES`] handshakes run and fewer than
+//! [`MAX_READY`] sessions wait for the guest, so a listener holds fewer than
+//! `MAX_HANDSHAKES + MAX_READY` connections. Meanwhile further connections
+//! wait in the kernel's listen backlog (which refuses or ignores new ones
+//! once it is full) until a slot frees up; nothing that already connected is
+//! dropped for lack of room.
 //!
 //! The tasks run on a small executor of their own ("lunatic-tls" threads),
 //! so handshake cryptography never occupies the process executor and the
