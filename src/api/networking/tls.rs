@@ -119,6 +119,16 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "tls_flush", tls_flush);
 }
 
+/// Longest certificate or key PEM `tls_bind` parses.
+const MAX_PEM: usize = 1024 * 1024;
+
+/// Most CA records `tls_connect` reads.
+const MAX_CA_RECORDS: u32 = 256;
+
+/// Most PEM bytes one `tls_connect` parses looking for CA certificates (a
+/// whole public root bundle is about 250 KiB).
+const MAX_CA_PEM_BYTES: usize = 8 * 1024 * 1024;
+
 /// The session behind a stream ID (unknown IDs trap).
 fn session(state: &mut ProcessState, id: i64) -> Result<Arc<TlsSession>, Error> {
     Ok(state.resources.net.tls_streams.get(id as u64)?.0.clone())
@@ -143,6 +153,14 @@ fn tls_bind(
     check_out(memory, id_ptr as u32, 8)?;
     let cert = guest::bytes(memory, cert_ptr as u32, cert_len as u32)?;
     let key = guest::bytes(memory, key_ptr as u32, key_len as u32)?;
+    // One certificate and one key are a few KiB: do not parse megabytes.
+    if cert.len() > MAX_PEM || key.len() > MAX_PEM {
+        return Err(trap(format_args!(
+            "TLS certificate or key PEM too long ({} and {} bytes, at most {MAX_PEM} each)",
+            cert.len(),
+            key.len()
+        )));
+    }
     let config = tls_config::server_config(cert, key).map_err(trap)?;
     // Binding never waits, so it needs no suspension.
     let bound = replay::sync(
@@ -204,10 +222,14 @@ fn tls_connect(
     ca_count: i32,
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    let host = guest::str(memory, host_ptr as u32, host_len as u32)?.to_string();
+    let host = super::host_name(memory, host_ptr as u32, host_len as u32)?;
     let port = port as u16;
     let id_ptr = id_ptr as u32;
     check_out(memory, id_ptr, 8)?;
+    let host = match host {
+        Ok(host) => host,
+        Err(e) => return Outcome::Failed(e.into()).write(memory, state, id_ptr),
+    };
     let (config, roots) = match ca_count as u32 {
         0 => (tls_config::default_client_config().map_err(anyhow::Error::from), None),
         count => {
@@ -260,6 +282,9 @@ fn tls_connect(
 /// A client configuration trusting the CA certificates of `count` records
 /// at `ptr`, each pointing to PEM text. The record array must lie in memory
 /// (else trap); records that lead to no usable certificate are skipped.
+/// More than [`MAX_CA_RECORDS`] records are an error, and PEM texts are
+/// parsed only up to [`MAX_CA_PEM_BYTES`] in all (readings past that are
+/// skipped), so one call cannot spend unbounded time parsing.
 ///
 /// Host order is `{ptr: u32, len: u32}`; the 0.14.1 guest writes
 /// `{len, ptr}` (abi.md §7.3 Q2). A certificate is much shorter than its
@@ -276,19 +301,26 @@ fn custom_roots(
 ) -> Result<(anyhow::Result<Arc<ClientConfig>>, String), Error> {
     let records = count.checked_mul(8).ok_or_else(|| trap("CA certificate array too long"))?;
     let records = guest::bytes(memory, ptr, records)?;
+    if count > MAX_CA_RECORDS {
+        let error = anyhow::anyhow!("{count} CA certificates given, at most {MAX_CA_RECORDS}");
+        return Ok((Err(error), replay::digest(&[])));
+    }
     let mut roots = RootCertStore::empty();
     let mut used = Vec::new();
+    let mut budget = MAX_CA_PEM_BYTES;
     for record in records.chunks_exact(8) {
         let a = u32::from_le_bytes(record[..4].try_into().expect("4 bytes"));
         let b = u32::from_le_bytes(record[4..].try_into().expect("4 bytes"));
         let readings = if a >= b { [(a, b), (b, a)] } else { [(b, a), (a, b)] };
         for (pem_ptr, pem_len) in readings {
-            match guest::bytes(memory, pem_ptr, pem_len) {
-                Ok(pem) if add_ca_pem(&mut roots, pem) > 0 => {
-                    used.push(pem);
-                    break;
-                }
-                _ => {}
+            let pem = match guest::bytes(memory, pem_ptr, pem_len) {
+                Ok(pem) if pem.len() <= budget => pem,
+                _ => continue,
+            };
+            budget -= pem.len();
+            if add_ca_pem(&mut roots, pem) > 0 {
+                used.push(pem);
+                break;
             }
         }
     }
@@ -491,5 +523,33 @@ mod tests {
         // A record array out of bounds traps.
         assert!(custom_roots(&memory, memory.len() as u32 - 4, 1).is_err());
         assert!(custom_roots(&memory, 0, u32::MAX).is_err());
+    }
+
+    #[test]
+    fn ca_records_and_pem_bytes_are_bounded() {
+        let (pem, _) = self_signed(&["ca.test"]);
+        let len = pem.len() as u32;
+        // MAX_CA_RECORDS + 1 good records: an error, not a trap.
+        let count = MAX_CA_RECORDS + 1;
+        let mut memory = memory_with(&pem, 8 * count as usize, [0, 0]);
+        for i in 0..count as usize {
+            memory[i * 8..i * 8 + 4].copy_from_slice(&(8 * count).to_le_bytes());
+            memory[i * 8 + 4..i * 8 + 8].copy_from_slice(&len.to_le_bytes());
+        }
+        let err = custom_roots(&memory, 0, count).unwrap().0.unwrap_err().to_string();
+        assert!(err.contains("at most 256"), "{err}");
+        assert!(custom_roots(&memory, 0, MAX_CA_RECORDS).unwrap().0.is_ok());
+        // A record that would parse more than the budget is skipped, one
+        // within it after that is still used.
+        let big = MAX_CA_PEM_BYTES + 1;
+        let mut memory = vec![b'-'; 16 + big + pem.len()];
+        let at = 16 + big;
+        memory[at..].copy_from_slice(pem.as_bytes());
+        memory[0..4].copy_from_slice(&16u32.to_le_bytes());
+        memory[4..8].copy_from_slice(&(big as u32).to_le_bytes());
+        memory[8..12].copy_from_slice(&(at as u32).to_le_bytes());
+        memory[12..16].copy_from_slice(&len.to_le_bytes());
+        assert!(custom_roots(&memory, 0, 1).unwrap().0.is_err(), "too big: skipped");
+        assert!(custom_roots(&memory, 0, 2).unwrap().0.is_ok());
     }
 }
