@@ -47,9 +47,13 @@ fn resolve(
     id_ptr: i32,
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    let name = guest::str(memory, name_ptr as u32, name_len as u32)?.to_string();
+    let name = super::host_name(memory, name_ptr as u32, name_len as u32)?;
     let id_ptr = id_ptr as u32;
     check_out(memory, id_ptr, 8)?;
+    let name = match name {
+        Ok(name) => name,
+        Err(e) => return Outcome::Failed(e.into()).write(memory, state, id_ptr),
+    };
     let overrides = overrides(state);
     let scheduler = state.runtime.scheduler_arc();
     let timer = timer(&*scheduler, timeout_ms as u64);

@@ -13,6 +13,7 @@ mod addr;
 mod dns;
 mod tcp;
 mod tls;
+mod tls_accept;
 mod tls_config;
 mod tls_session;
 mod udp;
@@ -44,6 +45,20 @@ const MAX_READ: usize = 64 * 1024;
 /// Most bytes one stream write takes from the guest; a write may always be
 /// partial, and guests write the rest in the next call.
 const MAX_WRITE: usize = 1024 * 1024;
+
+/// Most I/O vectors one write looks at (Linux's `IOV_MAX`): the rest of a
+/// longer array is left for the next call, so a guest cannot make one call
+/// walk millions of records.
+const MAX_IOVECS: usize = 1024;
+
+/// Longest host name (or `host:port` text) a lookup or connect takes; DNS
+/// names have at most 253 characters.
+const MAX_HOST_NAME: u32 = 1024;
+
+/// Largest UDP payload (IPv6 jumbograms aside): a longer buffer is copied
+/// only this far plus one byte, enough for the send to fail as the system
+/// makes it fail, without copying all of it.
+const MAX_DATAGRAM: u32 = 65_535;
 
 /// Registers all 49 `lunatic::networking` functions.
 pub(crate) fn register(host: &mut HostFunctions<'_>) {
@@ -235,6 +250,12 @@ fn direct_io(state: &ProcessState) -> bool {
     state.runtime.world().is_none() && !state.runtime.scheduler().inline_blocking()
 }
 
+/// The error for an operation that ended without an answer, which only a
+/// timer can cause: used where no timer runs, instead of a panic.
+fn no_answer() -> std::io::Error {
+    std::io::Error::other("the operation ended without an answer")
+}
+
 /// Whether a direct attempt must instead wait for the socket.
 fn would_wait(e: &std::io::Error) -> bool {
     matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted)
@@ -321,14 +342,16 @@ fn read_buffer(memory: &[u8], ptr: u32, len: u32) -> Result<Vec<u8>, Error> {
 }
 
 /// Copies the bytes of `count` I/O vectors (`{ptr: u32, len: u32}` records
-/// at `ptr`) into one buffer of at most `limit` bytes. Every vector is
-/// bounds-checked, also those beyond the limit.
+/// at `ptr`) into one buffer of at most `limit` bytes. The record array
+/// must lie in memory; of its first [`MAX_IOVECS`] records every vector is
+/// bounds-checked, also those beyond the limit; later ones are not read (a
+/// write may always be partial).
 fn gather(memory: &[u8], ptr: u32, count: u32, limit: usize) -> Result<Vec<u8>, Error> {
     let records =
         count.checked_mul(8).ok_or_else(|| crate::errors::trap("I/O vector array too long"))?;
     let records = guest::bytes(memory, ptr, records)?;
     let mut data = Vec::new();
-    for record in records.chunks_exact(8) {
+    for record in records.chunks_exact(8).take(MAX_IOVECS) {
         let part_ptr = u32::from_le_bytes(record[..4].try_into().expect("4 bytes"));
         let part_len = u32::from_le_bytes(record[4..].try_into().expect("4 bytes"));
         let part = guest::bytes(memory, part_ptr, part_len)?;
@@ -336,6 +359,21 @@ fn gather(memory: &[u8], ptr: u32, count: u32, limit: usize) -> Result<Vec<u8>, 
         data.extend_from_slice(&part[..part.len().min(room)]);
     }
     Ok(data)
+}
+
+/// A host name (or `host:port` text) from the guest: the bytes must lie in
+/// memory and be UTF-8 (else trap); a name longer than [`MAX_HOST_NAME`] is
+/// an error for the guest, found without reading it all.
+fn host_name(memory: &[u8], ptr: u32, len: u32) -> Result<std::io::Result<String>, Error> {
+    guest::range(memory, ptr, len)?;
+    if len > MAX_HOST_NAME {
+        let e = std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("host name of {len} bytes (at most {MAX_HOST_NAME})"),
+        );
+        return Ok(Err(e));
+    }
+    Ok(Ok(guest::str(memory, ptr, len)?.to_string()))
 }
 
 /// Stores a DNS iterator holding `addrs` and returns its ID.
@@ -405,6 +443,34 @@ mod tests {
         // So does the record array itself.
         assert!(gather(&memory, 60, 1, 3).is_err());
         assert!(gather(&memory, 0, u32::MAX, 3).is_err());
+    }
+
+    #[test]
+    fn gather_reads_at_most_max_iovecs_records() {
+        // MAX_IOVECS + 1 records of one byte each; the last one is out of bounds.
+        let count = MAX_IOVECS + 1;
+        let mut memory = vec![b'x'; count * 8 + 16];
+        for i in 0..count {
+            let part_ptr = if i == MAX_IOVECS { u32::MAX } else { (count * 8) as u32 };
+            memory[i * 8..i * 8 + 4].copy_from_slice(&part_ptr.to_le_bytes());
+            memory[i * 8 + 4..i * 8 + 8].copy_from_slice(&1u32.to_le_bytes());
+        }
+        let data = gather(&memory, 0, count as u32, MAX_WRITE).unwrap();
+        assert_eq!(data.len(), MAX_IOVECS, "the record past the cap is not read");
+        // The record array itself is still checked as a whole.
+        assert!(gather(&memory, 8, count as u32, MAX_WRITE).is_err());
+    }
+
+    #[test]
+    fn host_names_are_bounded() {
+        let mut memory = vec![b'a'; 4096];
+        assert_eq!(host_name(&memory, 0, 9).unwrap().unwrap(), "aaaaaaaaa");
+        let long = host_name(&memory, 0, MAX_HOST_NAME + 1).unwrap().unwrap_err();
+        assert_eq!(long.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(host_name(&memory, 4000, 200).is_err(), "out of bounds traps");
+        memory[0] = 0xff;
+        assert!(host_name(&memory, 0, 4).is_err(), "invalid UTF-8 traps");
+        assert!(host_name(&memory, 0, 2000).unwrap().is_err(), "too long: not even read");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! TCP listeners and streams (18 functions).
 
 use super::{
-    addr, check_out, direct_io, for_world, gather, guest, read_buffer, report, report_accepted, report_addr,
+    addr, check_out, direct_io, no_answer, for_world, gather, guest, read_buffer, report, report_accepted, report_addr,
     report_read, timer, wait_on, would_wait, Outcome, Sock, TcpStream, Timeout, M, MAX_READ, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
@@ -167,7 +167,8 @@ fn tcp_accept(
     };
     let call = || Call::new("tcp_accept").arg(id);
     Err(wait_on(state, call, None, accept, move |accepted: Option<std::io::Result<_>>| {
-        let accepted = accepted.expect("no timer: an accept waits for ever");
+        // No timer: an accept waits for its answer (`None` cannot come).
+        let accepted = accepted.unwrap_or_else(|| Err(no_answer()));
         report_accepted(id_ptr, peer_ptr, accepted, |state, s| state.resources.net.tcp_streams.add(s))
     }))
 }

@@ -1,8 +1,13 @@
 //! TLS listeners and streams (14 functions).
 //!
-//! Deviations from the original, on purpose: a failed handshake (in
-//! `tls_accept` or `tls_connect`) and an invalid server name are errors
-//! (status 1 + error ID), not traps; the `tls_connect` timeout covers the
+//! Deviations from the original, on purpose: server-side handshakes run
+//! host-side, concurrently and with a deadline, as soon as the listener is
+//! bound, and `tls_accept` hands out only completed sessions: a client that
+//! fails its handshake or never finishes it is logged and dropped, the
+//! accept goes on waiting (see [`super::tls_accept`]); it returns status 1
+//! only for errors of the listening socket itself. A failed `tls_connect`
+//! handshake and an invalid server name are errors (status 1 + error ID),
+//! not traps; the `tls_connect` timeout covers the
 //! name lookup, the TCP connect and the handshake; custom CA records are
 //! read in host order `{ptr, len}` but the swapped order the 0.14.1 guest
 //! writes is recognised too (abi.md §7.3 Q2).
@@ -16,10 +21,11 @@
 //! timeouts, listener addresses. A replay's listeners and streams are
 //! stand-ins that reach neither the network nor rustls.
 
+use super::tls_accept::Acceptor;
 use super::tls_config::{self, add_ca_pem};
 use super::tls_session::TlsSession;
 use super::{
-    addr, check_out, dns, gather, guest, read_buffer, report, report_accepted, report_addr, report_read,
+    addr, check_out, dns, gather, no_answer, guest, read_buffer, report, report_accepted, report_addr, report_read,
     suspend_on, timer, wait_on, Outcome, Sock, TlsStream, M, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
@@ -29,18 +35,19 @@ use crate::replay::{self, Call};
 use crate::scheduler::BoxFuture;
 use async_io::Async;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{ClientConfig, RootCertStore};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmi::{Caller, Error, Val};
 
-/// A TCP listener whose connections get server-side TLS on accept (a
-/// stand-in socket while a recording is replayed).
+/// A TCP listener whose connections get server-side TLS from its host-side
+/// [`Acceptor`] (a stand-in socket without acceptor while a recording is
+/// replayed).
 pub(crate) struct TlsListener {
     tcp: super::TcpListener,
-    config: Arc<ServerConfig>,
+    acceptor: Option<Acceptor>,
 }
 
 /// Streams in a recording: only that one was made; a replay gets a
@@ -112,6 +119,16 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "tls_flush", tls_flush);
 }
 
+/// Longest certificate or key PEM `tls_bind` parses.
+const MAX_PEM: usize = 1024 * 1024;
+
+/// Most CA records `tls_connect` reads.
+const MAX_CA_RECORDS: u32 = 256;
+
+/// Most PEM bytes one `tls_connect` parses looking for CA certificates (a
+/// whole public root bundle is about 250 KiB).
+const MAX_CA_PEM_BYTES: usize = 8 * 1024 * 1024;
+
 /// The session behind a stream ID (unknown IDs trap).
 fn session(state: &mut ProcessState, id: i64) -> Result<Arc<TlsSession>, Error> {
     Ok(state.resources.net.tls_streams.get(id as u64)?.0.clone())
@@ -136,6 +153,14 @@ fn tls_bind(
     check_out(memory, id_ptr as u32, 8)?;
     let cert = guest::bytes(memory, cert_ptr as u32, cert_len as u32)?;
     let key = guest::bytes(memory, key_ptr as u32, key_len as u32)?;
+    // One certificate and one key are a few KiB: do not parse megabytes.
+    if cert.len() > MAX_PEM || key.len() > MAX_PEM {
+        return Err(trap(format_args!(
+            "TLS certificate or key PEM too long ({} and {} bytes, at most {MAX_PEM} each)",
+            cert.len(),
+            key.len()
+        )));
+    }
     let config = tls_config::server_config(cert, key).map_err(trap)?;
     // Binding never waits, so it needs no suspension.
     let bound = replay::sync(
@@ -143,8 +168,19 @@ fn tls_bind(
         || Call::new("tls_bind").arg(addr).arg(replay::digest(&[cert, key])),
         || Async::<TcpListener>::bind(addr).map(|listener| Arc::new(Sock::new(listener))),
     )?;
-    let outcome = Outcome::from_io(Some(bound), |tcp| {
-        state.resources.net.tls_listeners.add(Arc::new(TlsListener { tcp, config }))
+    // A real socket gets its accept task now, so handshakes run whether or
+    // not the guest is in `tls_accept` (a replay's stand-in gets none).
+    // The deterministic scheduler hands sessions out in accept order.
+    let ordered = state.runtime.scheduler().inline_blocking();
+    let bound = bound.and_then(|tcp| {
+        let acceptor = match tcp.get() {
+            Ok(_) => Some(Acceptor::start(tcp.clone(), config, ordered)?),
+            Err(_) => None,
+        };
+        Ok(TlsListener { tcp, acceptor })
+    });
+    let outcome = Outcome::from_io(Some(bound), |listener| {
+        state.resources.net.tls_listeners.add(Arc::new(listener))
     });
     outcome.write(memory, state, id_ptr as u32)
 }
@@ -160,24 +196,18 @@ fn tls_accept(
     let (id_ptr, peer_ptr) = (id_ptr as u32, peer_ptr as u32);
     check_out(memory, id_ptr, 8)?;
     check_out(memory, peer_ptr, 8)?;
-    let accept = async move { accept(&listener).await.map_err(io_error) };
+    let accept = async move {
+        match &listener.acceptor {
+            Some(acceptor) => acceptor.next().await,
+            None => Err(io::Error::new(io::ErrorKind::Unsupported, "a replayed listener accepts nothing")),
+        }
+    };
     let call = || Call::new("tls_accept").arg(id);
     Err(wait_on(state, call, None, accept, move |accepted: Option<io::Result<_>>| {
-        let accepted = accepted.expect("no timer: an accept waits for ever");
+        // No timer: an accept waits for its answer (`None` cannot come).
+        let accepted = accepted.unwrap_or_else(|| Err(no_answer()));
         report_accepted(id_ptr, peer_ptr, accepted, |state, s| state.resources.net.tls_streams.add(s))
     }))
-}
-
-/// Accepts one connection and completes the server-side handshake.
-async fn accept(listener: &TlsListener) -> anyhow::Result<(TlsStream, SocketAddr)> {
-    let (tcp, peer) = listener.tcp.get()?.accept().await?;
-    let conn = rustls::ServerConnection::new(listener.config.clone())?;
-    let session = TlsSession::new(tcp, conn);
-    session
-        .handshake()
-        .await
-        .map_err(|e| anyhow::anyhow!("TLS handshake with {peer} failed: {e}"))?;
-    Ok((TlsStream(Arc::new(session)), peer))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -192,10 +222,14 @@ fn tls_connect(
     ca_count: i32,
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    let host = guest::str(memory, host_ptr as u32, host_len as u32)?.to_string();
+    let host = super::host_name(memory, host_ptr as u32, host_len as u32)?;
     let port = port as u16;
     let id_ptr = id_ptr as u32;
     check_out(memory, id_ptr, 8)?;
+    let host = match host {
+        Ok(host) => host,
+        Err(e) => return Outcome::Failed(e.into()).write(memory, state, id_ptr),
+    };
     let (config, roots) = match ca_count as u32 {
         0 => (tls_config::default_client_config().map_err(anyhow::Error::from), None),
         count => {
@@ -248,6 +282,9 @@ fn tls_connect(
 /// A client configuration trusting the CA certificates of `count` records
 /// at `ptr`, each pointing to PEM text. The record array must lie in memory
 /// (else trap); records that lead to no usable certificate are skipped.
+/// More than [`MAX_CA_RECORDS`] records are an error, and PEM texts are
+/// parsed only up to [`MAX_CA_PEM_BYTES`] in all (readings past that are
+/// skipped), so one call cannot spend unbounded time parsing.
 ///
 /// Host order is `{ptr: u32, len: u32}`; the 0.14.1 guest writes
 /// `{len, ptr}` (abi.md §7.3 Q2). A certificate is much shorter than its
@@ -264,19 +301,26 @@ fn custom_roots(
 ) -> Result<(anyhow::Result<Arc<ClientConfig>>, String), Error> {
     let records = count.checked_mul(8).ok_or_else(|| trap("CA certificate array too long"))?;
     let records = guest::bytes(memory, ptr, records)?;
+    if count > MAX_CA_RECORDS {
+        let error = anyhow::anyhow!("{count} CA certificates given, at most {MAX_CA_RECORDS}");
+        return Ok((Err(error), replay::digest(&[])));
+    }
     let mut roots = RootCertStore::empty();
     let mut used = Vec::new();
+    let mut budget = MAX_CA_PEM_BYTES;
     for record in records.chunks_exact(8) {
         let a = u32::from_le_bytes(record[..4].try_into().expect("4 bytes"));
         let b = u32::from_le_bytes(record[4..].try_into().expect("4 bytes"));
         let readings = if a >= b { [(a, b), (b, a)] } else { [(b, a), (a, b)] };
         for (pem_ptr, pem_len) in readings {
-            match guest::bytes(memory, pem_ptr, pem_len) {
-                Ok(pem) if add_ca_pem(&mut roots, pem) > 0 => {
-                    used.push(pem);
-                    break;
-                }
-                _ => {}
+            let pem = match guest::bytes(memory, pem_ptr, pem_len) {
+                Ok(pem) if pem.len() <= budget => pem,
+                _ => continue,
+            };
+            budget -= pem.len();
+            if add_ca_pem(&mut roots, pem) > 0 {
+                used.push(pem);
+                break;
             }
         }
     }
@@ -343,7 +387,8 @@ fn tls_write_vectored(
     let timeout = (timeout_ms != u64::MAX).then_some(timeout_ms);
     let call = Call::new("tls_write").arg(id).arg(recorded).arg(timeout);
     let finish = move |written: Option<Option<io::Result<usize>>>| {
-        let written = written.expect("no outside timer: a write waits for its answer");
+        // No outside timer: a write waits for its answer (`None` cannot come).
+        let written = written.unwrap_or_else(|| Some(Err(no_answer())));
         report(out_ptr, Outcome::from_io(written, |n| n as u64))
     };
     Err(world.external(state, call, None, write, finish))
@@ -478,5 +523,33 @@ mod tests {
         // A record array out of bounds traps.
         assert!(custom_roots(&memory, memory.len() as u32 - 4, 1).is_err());
         assert!(custom_roots(&memory, 0, u32::MAX).is_err());
+    }
+
+    #[test]
+    fn ca_records_and_pem_bytes_are_bounded() {
+        let (pem, _) = self_signed(&["ca.test"]);
+        let len = pem.len() as u32;
+        // MAX_CA_RECORDS + 1 good records: an error, not a trap.
+        let count = MAX_CA_RECORDS + 1;
+        let mut memory = memory_with(&pem, 8 * count as usize, [0, 0]);
+        for i in 0..count as usize {
+            memory[i * 8..i * 8 + 4].copy_from_slice(&(8 * count).to_le_bytes());
+            memory[i * 8 + 4..i * 8 + 8].copy_from_slice(&len.to_le_bytes());
+        }
+        let err = custom_roots(&memory, 0, count).unwrap().0.unwrap_err().to_string();
+        assert!(err.contains("at most 256"), "{err}");
+        assert!(custom_roots(&memory, 0, MAX_CA_RECORDS).unwrap().0.is_ok());
+        // A record that would parse more than the budget is skipped, one
+        // within it after that is still used.
+        let big = MAX_CA_PEM_BYTES + 1;
+        let mut memory = vec![b'-'; 16 + big + pem.len()];
+        let at = 16 + big;
+        memory[at..].copy_from_slice(pem.as_bytes());
+        memory[0..4].copy_from_slice(&16u32.to_le_bytes());
+        memory[4..8].copy_from_slice(&(big as u32).to_le_bytes());
+        memory[8..12].copy_from_slice(&(at as u32).to_le_bytes());
+        memory[12..16].copy_from_slice(&len.to_le_bytes());
+        assert!(custom_roots(&memory, 0, 1).unwrap().0.is_err(), "too big: skipped");
+        assert!(custom_roots(&memory, 0, 2).unwrap().0.is_ok());
     }
 }

@@ -1,8 +1,8 @@
 //! UDP sockets (14 functions).
 
 use super::{
-    addr, check_out, for_world, guest, read_buffer, report, report_addr, wait_on, Outcome, Sock,
-    UdpSocket, M,
+    addr, check_out, for_world, guest, no_answer, read_buffer, report, report_addr, wait_on, Outcome,
+    Sock, UdpSocket, M, MAX_DATAGRAM,
 };
 use crate::engine::HostFunctions;
 use crate::errors::trap;
@@ -76,6 +76,14 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     });
     host.func(M, "udp_send_to", udp_send_to);
     host.func(M, "udp_send", udp_send);
+}
+
+/// The bytes of a datagram to send: all of `ptr..ptr+len` is bounds-checked,
+/// but at most [`MAX_DATAGRAM`] + 1 bytes are copied (a longer datagram
+/// fails to send either way).
+fn datagram(memory: &[u8], ptr: u32, len: u32) -> Result<Vec<u8>, Error> {
+    let bytes = guest::bytes(memory, ptr, len)?;
+    Ok(bytes[..bytes.len().min(MAX_DATAGRAM as usize + 1)].to_vec())
 }
 
 fn option_trap(e: std::io::Error) -> Error {
@@ -203,7 +211,8 @@ fn udp_receive_from(
     };
     let call = || Call::new("udp_receive_from").arg(id).arg(len);
     Err(wait_on(state, call, None, receive, move |received: Option<std::io::Result<_>>| {
-        let received = received.expect("no timer: a receive waits for ever");
+        // No timer: a receive waits for its answer (`None` cannot come).
+        let received = received.unwrap_or_else(|| Err(no_answer()));
         completion(move |ctx| {
             let (memory, state) = guest::memory_and_state(ctx)?;
             let status = match received {
@@ -238,7 +247,7 @@ fn udp_send_to(
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let socket = socket(state, id)?;
-    let data = guest::bytes(memory, buf_ptr as u32, buf_len as u32)?.to_vec();
+    let data = datagram(memory, buf_ptr as u32, buf_len as u32)?;
     let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
     let out_ptr = out_ptr as u32;
     check_out(memory, out_ptr, 8)?;
@@ -259,7 +268,7 @@ fn udp_send(
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let socket = socket(state, id)?;
-    let data = guest::bytes(memory, buf_ptr as u32, buf_len as u32)?.to_vec();
+    let data = datagram(memory, buf_ptr as u32, buf_len as u32)?;
     let out_ptr = out_ptr as u32;
     check_out(memory, out_ptr, 8)?;
     let recorded = for_world(state, &data);
