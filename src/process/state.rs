@@ -68,6 +68,7 @@ impl ProcessState {
         stdio: Arc<dyn Stdio>,
     ) -> anyhow::Result<Self> {
         let wasi = crate::wasi::WasiCtx::new(&config)?;
+        let mailbox = Mailbox::new(&handle, config.max_mailbox_size);
         Ok(Self {
             runtime: runtime.clone(),
             env: env.clone(),
@@ -82,7 +83,7 @@ impl ProcessState {
             initialized: false,
             resources: Resources::default(),
             scratch: None,
-            mailbox: Mailbox::default(),
+            mailbox,
             links: HashMap::new(),
             monitors: HashMap::new(),
             die_when_link_dies: true,
@@ -118,6 +119,7 @@ impl ProcessState {
             match signal {
                 Signal::Message(message) => self.mailbox.push(message),
                 Signal::Kill => return Err(Exit::Killed),
+                Signal::MailboxOverflow(overflow) => return Err(Exit::Trapped(overflow.to_string())),
                 Signal::Link { from, tag } => {
                     self.links.insert(from.id(), Link { tag, handle: from });
                 }
