@@ -1,5 +1,5 @@
-;; Kill storm: WAVES waves (argument 2, default 5) of N processes (argument 1,
-;; default 20000), 100 000 in all by default. In each wave a hub process
+;; Kill storm: WAVES waves (argument 2, default 10) of N processes (argument
+;; 1, default 10000), 100 000 in all by default. In each wave a hub process
 ;; spawns N children linked to it; each child also links itself to the root
 ;; (which traps link deaths) and tells the root its ID, which the root then
 ;; monitors. Once all N run, the root kills the hub: the link cascade kills
@@ -113,8 +113,8 @@
   (func (export "_start")
     (local $n i64) (local $waves i64) (local $wave i64) (local $i i64) (local $kind i32)
     (local $hub i64) (local $links i64) (local $monitors i64) (local $killed i64)
-    (local.set $n (call $arg (i32.const 1) (i64.const 20000)))
-    (local.set $waves (call $arg (i32.const 2) (i64.const 5)))
+    (local.set $n (call $arg (i32.const 1) (i64.const 10000)))
+    (local.set $waves (call $arg (i32.const 2) (i64.const 10)))
     (call $die_when_link_dies (i32.const 0))
     (loop $waves
       ;; the hub gets (root ID, N)

@@ -119,7 +119,6 @@ impl ProcessState {
             match signal {
                 Signal::Message(message) => self.mailbox.push(message),
                 Signal::Kill => return Err(Exit::Killed),
-                Signal::MailboxOverflow(overflow) => return Err(Exit::Trapped(overflow.to_string())),
                 Signal::Link { from, tag } => {
                     self.links.insert(from.id(), Link { tag, handle: from });
                 }
@@ -141,6 +140,7 @@ impl ProcessState {
                 Signal::StopMonitoring { from } => {
                     self.monitors.remove(&from);
                 }
+                Signal::MailboxOverflow(overflow) => return Err(Exit::Trapped(overflow.to_string())),
             }
         }
         Ok(())
