@@ -111,6 +111,7 @@ impl MailboxBudget {
     }
 
     /// Bytes charged right now.
+    #[cfg(test)]
     pub(crate) fn used(&self) -> u64 {
         self.used.load(Relaxed)
     }
