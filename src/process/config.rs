@@ -68,7 +68,7 @@ impl std::fmt::Debug for WasiStringsCache {
 pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 64 << 20;
 
 /// Default `max_mailbox_size`: 256 MiB, room for four messages of the
-/// largest size or about two million small ones.
+/// largest size or about 1.4 million small ones.
 pub const DEFAULT_MAX_MAILBOX_SIZE: u64 = 256 << 20;
 
 /// Units in which `max_fuel` is expressed.

@@ -22,6 +22,9 @@
 //! the system. Flooding a process to kill it grants nothing new: any process
 //! that knows a PID may already `kill` it.
 //!
+//! The budget bounds the receiver's queues to about `max_mailbox_size` of
+//! host memory, plus what senders on other threads charge at the same moment.
+//!
 //! Signal messages (link and monitor notices) are not charged: there is at
 //! most one per link or monitor the process holds.
 

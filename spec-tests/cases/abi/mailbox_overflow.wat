@@ -1,5 +1,5 @@
 ;;! # max_mailbox_size: messages waiting for a process are charged their bytes
-;;! # plus 128; the first send over the limit drops the message and kills the
+;;! # plus 192; the first send over the limit drops the message and kills the
 ;;! # receiver ("mailbox overflow"), the sender goes on, later messages are
 ;;! # dropped, monitors are told. A config never gets a limit above its
 ;;! # creator's own (256 MiB by default).
@@ -10,7 +10,7 @@
 ;;! stdout: receive: 2
 ;;! stdout: receiver ended: 1
 ;;! stdout: receiver exists: 0
-;;! stderr-contains: failed, notifying: 0 links (mailbox overflow: undelivered messages would take 10168 bytes, over its max_mailbox_size of 10000 bytes)
+;;! stderr-contains: failed, notifying: 0 links (mailbox overflow: undelivered messages would take 10192 bytes, over its max_mailbox_size of 10000 bytes)
 ;;! stderr-lines: 1
 (module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
@@ -78,7 +78,7 @@
       (i32.const 600) (i32.const 4) (i32.const 0) (i32.const 0) (i32.const 1024)))
     (local.set $receiver (i64.load (i32.const 1024)))
     (call $monitor (local.get $receiver))
-    ;; 100 messages of 200 bytes (328 charged each): the 31st overflows
+    ;; 100 messages of 200 bytes (392 charged each): the 26th overflows
     (loop $sending
       (call $create_data (i64.const 0) (i64.const 0))
       (drop (call $write_data (i32.const 2048) (i32.const 200)))
