@@ -192,45 +192,6 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
     Ok(status)
 }
 
-fn read_recording(path: &Path) -> anyhow::Result<recording::Recording> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open the recording '{}'", path.display()))?;
-    recording::read(std::io::BufReader::new(file))
-        .map_err(|e| anyhow::anyhow!("cannot read the recording '{}': {e}", path.display()))
-}
-
-/// Refuses a replay whose recording was made with another module or
-/// other arguments than the ones given.
-fn check_header(header: &recording::Header, bytes: &[u8], options: &RunOptions) -> Result<(), String> {
-    let hash = recording::module_hash(bytes);
-    if header.module_hash != hash || header.module_len != bytes.len() as u64 {
-        return Err(format!(
-            "replay diverged before the start: the recording was made with a different module \
-             ({}, {} bytes) than '{}' ({hash}, {} bytes)",
-            header.module_hash,
-            header.module_len,
-            options.path.display(),
-            bytes.len()
-        ));
-    }
-    let recorded = header.args.get(1..).unwrap_or_default();
-    if !options.args.is_empty() && options.args != recorded {
-        return Err(format!(
-            "replay diverged before the start: the recording ran with arguments {recorded:?}, not {:?}",
-            options.args
-        ));
-    }
-    if header.runtime != env!("CARGO_PKG_VERSION") {
-        log::warn!(
-            target: "lunatic::replay",
-            "the recording was made by runtime version {}, this is {}: schedules may differ",
-            header.runtime,
-            env!("CARGO_PKG_VERSION")
-        );
-    }
-    Ok(())
-}
-
 /// The leak report of `LUNATIC_DEBUG_RESOURCES=1`, for tests: when the first
 /// process ends, what the runtime still holds that it did not hold before
 /// the program started (sockets and files open, processes, registry names),
@@ -279,4 +240,43 @@ mod leaks {
             eprintln!("debug-resources: open: fd {fd} -> {target}");
         }
     }
+}
+
+fn read_recording(path: &Path) -> anyhow::Result<recording::Recording> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open the recording '{}'", path.display()))?;
+    recording::read(std::io::BufReader::new(file))
+        .map_err(|e| anyhow::anyhow!("cannot read the recording '{}': {e}", path.display()))
+}
+
+/// Refuses a replay whose recording was made with another module or
+/// other arguments than the ones given.
+fn check_header(header: &recording::Header, bytes: &[u8], options: &RunOptions) -> Result<(), String> {
+    let hash = recording::module_hash(bytes);
+    if header.module_hash != hash || header.module_len != bytes.len() as u64 {
+        return Err(format!(
+            "replay diverged before the start: the recording was made with a different module \
+             ({}, {} bytes) than '{}' ({hash}, {} bytes)",
+            header.module_hash,
+            header.module_len,
+            options.path.display(),
+            bytes.len()
+        ));
+    }
+    let recorded = header.args.get(1..).unwrap_or_default();
+    if !options.args.is_empty() && options.args != recorded {
+        return Err(format!(
+            "replay diverged before the start: the recording ran with arguments {recorded:?}, not {:?}",
+            options.args
+        ));
+    }
+    if header.runtime != env!("CARGO_PKG_VERSION") {
+        log::warn!(
+            target: "lunatic::replay",
+            "the recording was made by runtime version {}, this is {}: schedules may differ",
+            header.runtime,
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    Ok(())
 }
