@@ -41,7 +41,31 @@ impl Message {
             Message::ProcessDied { .. } => 0,
         }
     }
+
+    /// What this message is charged against the receiver's mailbox limit
+    /// while it waits (see `process::mailbox`): the bytes it holds on the
+    /// heap plus a fixed overhead. Link and monitor notices cost nothing.
+    /// Stable while the message is queued (nothing edits it there).
+    pub(crate) fn cost(&self) -> u64 {
+        match self {
+            Message::Data(data) => {
+                let slots = data.resources.capacity().saturating_mul(RESOURCE_SLOT_SIZE);
+                (data.buffer.capacity() as u64)
+                    .saturating_add(slots as u64)
+                    .saturating_add(MESSAGE_OVERHEAD)
+            }
+            Message::LinkDied { .. } | Message::ProcessDied { .. } => 0,
+        }
+    }
 }
+
+/// Charged per waiting data message on top of its bytes: the queue slots and
+/// allocation it occupies in the receiver's signal queue and mailbox (a
+/// million empty messages waiting take about 185 MB).
+pub(crate) const MESSAGE_OVERHEAD: u64 = 192;
+
+/// Host memory one resource slot of a message takes.
+pub(crate) const RESOURCE_SLOT_SIZE: usize = std::mem::size_of::<Option<Resource>>();
 
 /// A data message: a tag, a byte buffer with a read cursor and resource slots.
 #[derive(Debug, Default)]
@@ -60,6 +84,13 @@ impl DataMessage {
     /// An empty message with a tag and a capacity hint.
     pub fn new(tag: i64, capacity: usize) -> Self {
         Self { tag, buffer: Vec::with_capacity(capacity), cursor: 0, resources: Vec::new() }
+    }
+
+    /// The message's size as `max_message_size` counts it: its bytes and
+    /// the host memory of its resource slots.
+    pub fn size(&self) -> u64 {
+        (self.buffer.len() as u64)
+            .saturating_add((self.resources.len() as u64).saturating_mul(RESOURCE_SLOT_SIZE as u64))
     }
 
     /// Appends a resource and returns its index inside the message.

@@ -193,6 +193,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
         bail!("'{}' has no `_start` function to run", options.path.display());
     }
     let env = Arc::new(Environment::new(1));
+    let leak_baseline = std::env::var_os(leaks::ENV_VAR).map(|_| leaks::open_fds());
     let (done, exited) = async_channel::bounded(1);
     process::spawn(
         &runtime,
@@ -216,6 +217,9 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
             Err(_) => 101,
         }
     }));
+    if let Some(baseline) = leak_baseline {
+        leaks::report(&env, &baseline);
+    }
     if let Some(trace) = &trace {
         trace.flush();
     }
@@ -226,6 +230,56 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
         }
     }
     Ok(status)
+}
+
+/// The leak report of `LUNATIC_DEBUG_RESOURCES=1`, for tests: when the first
+/// process ends, what the runtime still holds that it did not hold before
+/// the program started (sockets and files open, processes, registry names),
+/// printed to stderr as `debug-resources: ...` lines.
+mod leaks {
+    use crate::environment::Environment;
+    use std::time::{Duration, Instant};
+
+    /// The variable that turns the report on (any value).
+    pub(super) const ENV_VAR: &str = "LUNATIC_DEBUG_RESOURCES";
+
+    /// The runtime's open sockets and files: (descriptor, what it points
+    /// at). Anonymous inodes (epoll, eventfd: the runtime's own reactor,
+    /// made on first use) and pipes are left out.
+    pub(super) fn open_fds() -> Vec<(String, String)> {
+        let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return Vec::new() };
+        let mut fds: Vec<(String, String)> = dir
+            .filter_map(|entry| {
+                let entry = entry.ok()?;
+                let target = std::fs::read_link(entry.path()).ok()?.to_string_lossy().into_owned();
+                let kept = target.starts_with("socket:") || target.starts_with('/');
+                // The directory being listed is open while it is listed.
+                (kept && !target.starts_with("/proc/")).then(|| (entry.file_name().to_string_lossy().into_owned(), target))
+            })
+            .collect();
+        fds.sort();
+        fds
+    }
+
+    /// Prints the report; waits up to two seconds for processes that are
+    /// still finishing (their resources go with them).
+    pub(super) fn report(env: &Environment, baseline: &[(String, String)]) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let leaked = loop {
+            let leaked: Vec<(String, String)> =
+                open_fds().into_iter().filter(|fd| !baseline.contains(fd)).collect();
+            if (leaked.is_empty() && env.is_empty()) || Instant::now() >= deadline {
+                break leaked;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        eprintln!("debug-resources: live processes: {}", env.len());
+        eprintln!("debug-resources: registered names: {}", env.registry().len());
+        eprintln!("debug-resources: sockets and files opened since the start and still open: {}", leaked.len());
+        for (fd, target) in leaked {
+            eprintln!("debug-resources: open: fd {fd} -> {target}");
+        }
+    }
 }
 
 fn read_recording(path: &Path) -> anyhow::Result<recording::Recording> {

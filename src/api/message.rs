@@ -14,7 +14,8 @@ const MAX_PREALLOCATION: usize = 1 << 20;
 
 pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "create_data", |mut c: Caller<'_, ProcessState>, tag: i64, capacity: i64| {
-        let capacity = (capacity as u64).min(MAX_PREALLOCATION as u64) as usize;
+        let limit = c.data().config.max_message_size;
+        let capacity = (capacity as u64).min(MAX_PREALLOCATION as u64).min(limit) as usize;
         c.data_mut().scratch = Some(Message::Data(DataMessage::new(tag, capacity)));
     });
     host.func(M, "write_data", write_data);
@@ -35,7 +36,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "push_module", |mut c: Caller<'_, ProcessState>, id: i64| {
         let state = c.data_mut();
         let module = state.resources.modules.get(id as u64)?.clone();
-        Ok(data_mut(state)?.push_resource(Resource::Module(module)) as i64)
+        Ok(room_for(state, RESOURCE)?.push_resource(Resource::Module(module)) as i64)
     });
     host.func(M, "take_module", |mut c: Caller<'_, ProcessState>, index: i64| {
         let state = c.data_mut();
@@ -48,7 +49,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     // out of the message into the receiver's table (abi.md §3.3).
     host.func(M, "push_tcp_stream", |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
         let state = c.data_mut();
-        data_mut(state)?;
+        room_for(state, RESOURCE)?;
         let stream = state.resources.net.tcp_streams.remove(id as u64)?;
         Ok(data_mut(state)?.push_resource(Resource::TcpStream(stream)) as i64)
     });
@@ -61,7 +62,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     });
     host.func(M, "push_tls_stream", |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
         let state = c.data_mut();
-        data_mut(state)?;
+        room_for(state, RESOURCE)?;
         let stream = state.resources.net.tls_streams.remove(id as u64)?;
         Ok(data_mut(state)?.push_resource(Resource::TlsStream(stream)) as i64)
     });
@@ -74,7 +75,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     });
     host.func(M, "push_udp_socket", |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
         let state = c.data_mut();
-        data_mut(state)?;
+        room_for(state, RESOURCE)?;
         let socket = state.resources.net.udp_sockets.remove(id as u64)?;
         Ok(data_mut(state)?.push_resource(Resource::UdpSocket(socket)) as i64)
     });
@@ -118,15 +119,46 @@ pub(crate) fn wrong_kind(wanted: &str, found: &Resource) -> Error {
     trap(format_args!("message resource is a {}, not a {wanted}", found.kind_name()))
 }
 
+/// Gives back a large unused capacity hint before a message is queued, where
+/// its capacity counts against the receiver's mailbox limit.
+fn trim(message: &mut Message) {
+    if let Message::Data(data) = message {
+        if data.buffer.capacity() - data.buffer.len() > TRIM_SLACK {
+            data.buffer.shrink_to_fit();
+        }
+    }
+}
+
+/// Unused capacity a sent message may keep.
+const TRIM_SLACK: usize = 4096;
+
 /// Takes the scratch message out for sending (traps if there is none).
 pub(crate) fn take_scratch(state: &mut ProcessState) -> Result<Message, Error> {
-    state.scratch.take().ok_or_else(|| trap("no message in the scratch slot to send"))
+    let mut message = state.scratch.take().ok_or_else(|| trap("no message in the scratch slot to send"))?;
+    trim(&mut message);
+    Ok(message)
+}
+
+/// What one more resource slot adds to a message's size.
+const RESOURCE: u64 = crate::message::RESOURCE_SLOT_SIZE as u64;
+
+/// The scratch data message, if it may grow by `bytes` within the process's
+/// `max_message_size`; a trap otherwise. The limit bounds the host memory a
+/// message takes outside `max_memory`.
+fn room_for(state: &mut ProcessState, bytes: u64) -> Result<&mut DataMessage, Error> {
+    let limit = state.config.max_message_size;
+    let data = data_mut(state)?;
+    let grown = data.size().saturating_add(bytes);
+    if grown > limit {
+        bail_trap!("message too large: {grown} bytes would exceed its max_message_size of {limit} bytes");
+    }
+    Ok(data)
 }
 
 fn write_data(mut caller: Caller<'_, ProcessState>, ptr: i32, len: i32) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let bytes = guest::bytes(memory, ptr as u32, len as u32)?;
-    data_mut(state)?.buffer.extend_from_slice(bytes);
+    room_for(state, bytes.len() as u64)?.buffer.extend_from_slice(bytes);
     Ok(len)
 }
 

@@ -33,6 +33,21 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "config_get_max_fuel", |c: Caller<'_, ProcessState>, id: i64| {
         config(&c, id).map(|cfg| cfg.max_fuel.unwrap_or(0) as i64)
     });
+    // Message limits (process::mailbox), never above the caller's own.
+    host.func(M, "config_set_max_message_size", |mut c: Caller<'_, ProcessState>, id: i64, v: i64| {
+        let own = c.data().config.max_message_size;
+        config_mut(&mut c, id).map(|cfg| cfg.max_message_size = (v as u64).min(own))
+    });
+    host.func(M, "config_get_max_message_size", |c: Caller<'_, ProcessState>, id: i64| {
+        config(&c, id).map(|cfg| cfg.max_message_size as i64)
+    });
+    host.func(M, "config_set_max_mailbox_size", |mut c: Caller<'_, ProcessState>, id: i64, v: i64| {
+        let own = c.data().config.max_mailbox_size;
+        config_mut(&mut c, id).map(|cfg| cfg.max_mailbox_size = (v as u64).min(own))
+    });
+    host.func(M, "config_get_max_mailbox_size", |c: Caller<'_, ProcessState>, id: i64| {
+        config(&c, id).map(|cfg| cfg.max_mailbox_size as i64)
+    });
     host.func(M, "config_can_compile_modules", |c: Caller<'_, ProcessState>, id: i64| {
         config(&c, id).map(|cfg| cfg.can_compile_modules as i32)
     });

@@ -71,6 +71,12 @@ pub struct ProcessConfig {
     pub max_memory: u64,
     /// Fuel budget in units of 100 000; `None` means unlimited.
     pub max_fuel: Option<u64>,
+    /// Largest data message the process may build, in bytes (its buffer plus
+    /// resource slots); `write_data` or a push beyond it traps.
+    pub max_message_size: u64,
+    /// Bytes that messages waiting for the process may take on the host; a
+    /// send beyond it kills the process (see `process::mailbox`).
+    pub max_mailbox_size: u64,
     /// May call `compile_module`.
     pub can_compile_modules: bool,
     /// May call `create_config`.
@@ -108,6 +114,13 @@ impl std::fmt::Debug for WasiStringsCache {
     }
 }
 
+/// Default `max_message_size`: 64 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 64 << 20;
+
+/// Default `max_mailbox_size`: 256 MiB, room for four messages of the
+/// largest size or about 1.4 million small ones.
+pub const DEFAULT_MAX_MAILBOX_SIZE: u64 = 256 << 20;
+
 /// Units in which `max_fuel` is expressed.
 pub const FUEL_UNIT: u64 = 100_000;
 
@@ -117,6 +130,8 @@ impl Default for ProcessConfig {
         Self {
             max_memory: u32::MAX as u64,
             max_fuel: None,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_mailbox_size: DEFAULT_MAX_MAILBOX_SIZE,
             can_compile_modules: false,
             can_create_configs: false,
             can_spawn_processes: false,

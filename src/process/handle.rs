@@ -24,6 +24,8 @@ pub(crate) enum Signal {
     Monitor { from: ProcessHandle },
     /// `from` no longer monitors this process.
     StopMonitoring { from: u64 },
+    /// A send found the mailbox over its limit: stop the process as failed.
+    MailboxOverflow(super::mailbox::Overflow),
 }
 
 /// A cheap, cloneable reference to a process, used to send it signals.
@@ -33,6 +35,7 @@ pub struct ProcessHandle(Arc<Inner>);
 struct Inner {
     id: u64,
     queue: Mutex<Queue>,
+    mailbox: super::mailbox::MailboxBudget,
 }
 
 #[derive(Default)]
@@ -51,7 +54,11 @@ impl std::fmt::Debug for ProcessHandle {
 
 impl ProcessHandle {
     pub(crate) fn new(id: u64) -> Self {
-        Self(Arc::new(Inner { id, queue: Mutex::new(Queue::default()) }))
+        Self(Arc::new(Inner {
+            id,
+            queue: Mutex::new(Queue::default()),
+            mailbox: Default::default(),
+        }))
     }
 
     /// The process ID (unique within its environment).
@@ -59,9 +66,21 @@ impl ProcessHandle {
         self.0.id
     }
 
-    /// Delivers a message; dropped silently if the process has ended.
+    /// Delivers a message; dropped silently if the process has ended. A
+    /// message over the mailbox limit is dropped and the process killed
+    /// (see `process::mailbox`).
     pub fn send(&self, message: Message) {
-        self.signal(Signal::Message(message));
+        use super::mailbox::Admission;
+        self.signal(match self.0.mailbox.admit(message) {
+            Admission::Deliver(message) => Signal::Message(message),
+            Admission::Overflow(overflow) => Signal::MailboxOverflow(overflow),
+            Admission::Drop => return,
+        });
+    }
+
+    /// The budget that limits this process's mailbox.
+    pub(crate) fn mailbox_budget(&self) -> &super::mailbox::MailboxBudget {
+        &self.0.mailbox
     }
 
     /// Asks the process to stop (as failed) at its next suspension point.

@@ -68,6 +68,7 @@ impl ProcessState {
         stdio: Arc<dyn Stdio>,
     ) -> anyhow::Result<Self> {
         let wasi = crate::wasi::WasiCtx::new(&config)?;
+        let mailbox = Mailbox::new(&handle, config.max_mailbox_size);
         Ok(Self {
             runtime: runtime.clone(),
             env: env.clone(),
@@ -82,7 +83,7 @@ impl ProcessState {
             initialized: false,
             resources: Resources::default(),
             scratch: None,
-            mailbox: Mailbox::default(),
+            mailbox,
             links: HashMap::new(),
             monitors: HashMap::new(),
             die_when_link_dies: true,
@@ -139,6 +140,7 @@ impl ProcessState {
                 Signal::StopMonitoring { from } => {
                     self.monitors.remove(&from);
                 }
+                Signal::MailboxOverflow(overflow) => return Err(Exit::Trapped(overflow.to_string())),
             }
         }
         Ok(())

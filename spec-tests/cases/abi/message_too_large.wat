@@ -1,0 +1,78 @@
+;;! # max_message_size: the scratch message may not grow past it. A child
+;;! # whose config allows 1000 bytes writes 600, then 600 more: the second
+;;! # write_data traps (that process only, its monitor is told). Resource
+;;! # slots count too. The root (64 MiB by default) writes 1000 at once.
+;;! stdout: default: 67108864
+;;! stdout: set: 1000
+;;! stdout: child wrote: 600
+;;! stdout: receive: 2
+;;! stdout: root wrote: 1200
+;;! stderr-contains: (message too large: 1200 bytes would exceed its max_message_size of 1000 bytes)
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "lunatic::process" "create_config" (func $create_config (result i64)))
+  (import "lunatic::process" "spawn" (func $spawn (param i64 i64 i64 i32 i32 i32 i32 i32) (result i32)))
+  (import "lunatic::process" "monitor" (func $monitor (param i64)))
+  (import "lunatic::process" "exists" (func $exists (param i64) (result i32)))
+  (import "lunatic::message" "create_data" (func $create_data (param i64 i64)))
+  (import "lunatic::message" "write_data" (func $write_data (param i32 i32) (result i32)))
+  (import "lunatic::message" "send" (func $send (param i64) (result i32)))
+  (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (import "lunatic::message" "get_process_id" (func $get_process_id (result i64)))
+  (import "lunatic::process" "config_set_max_message_size" (func $set_size (param i64 i64)))
+  (import "lunatic::process" "config_get_max_message_size" (func $get_size (param i64) (result i64)))
+  (memory (export "memory") 1)
+  (func $write (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func $puts (param $s i32)
+    (local $e i32)
+    (local.set $e (local.get $s))
+    (block $done
+      (loop $scan
+        (br_if $done (i32.eqz (i32.load8_u (local.get $e))))
+        (local.set $e (i32.add (local.get $e) (i32.const 1)))
+        (br $scan)))
+    (call $write (local.get $s) (i32.sub (local.get $e) (local.get $s))))
+  (func $print_i64 (param $n i64)
+    (local $p i32)
+    (local.set $p (i32.const 48))
+    (loop $digit
+      (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+      (i64.store8 (local.get $p)
+        (i64.add (i64.const 48) (i64.rem_u (local.get $n) (i64.const 10))))
+      (local.set $n (i64.div_u (local.get $n) (i64.const 10)))
+      (br_if $digit (i64.ne (local.get $n) (i64.const 0))))
+    (call $write (local.get $p) (i32.sub (i32.const 48) (local.get $p))))
+  (func $say (param $label i32) (param $n i64)
+    (call $puts (local.get $label))
+    (call $print_i64 (local.get $n))
+    (call $write (i32.const 49) (i32.const 1)))
+  (data (i32.const 48) "-\n")
+  (data (i32.const 256) "default: \00")
+  (data (i32.const 266) "set: \00")
+  (data (i32.const 272) "child wrote: \00")
+  (data (i32.const 287) "receive: \00")
+  (data (i32.const 297) "root wrote: \00")
+  (data (i32.const 600) "child")
+  (func (export "child")
+    (call $create_data (i64.const 0) (i64.const 0))
+    (call $say (i32.const 272) (i64.extend_i32_u (call $write_data (i32.const 2048) (i32.const 600))))
+    (drop (call $write_data (i32.const 2048) (i32.const 600))))
+  (func (export "_start")
+    (local $config i64)
+    (local.set $config (call $create_config))
+    (call $say (i32.const 256) (call $get_size (local.get $config)))
+    (call $set_size (local.get $config) (i64.const 1000))
+    (call $say (i32.const 266) (call $get_size (local.get $config)))
+    (drop (call $spawn (i64.const 0) (local.get $config) (i64.const -1)
+      (i32.const 600) (i32.const 5) (i32.const 0) (i32.const 0) (i32.const 1024)))
+    (call $monitor (i64.load (i32.const 1024)))
+    (call $say (i32.const 287)
+      (i64.extend_i32_u (call $receive (i32.const 0) (i32.const 0) (i64.const 10000))))
+    (call $create_data (i64.const 0) (i64.const 0))
+    (call $say (i32.const 297) (i64.extend_i32_u (i32.add
+      (call $write_data (i32.const 2048) (i32.const 600))
+      (call $write_data (i32.const 2048) (i32.const 600))))))
+)
