@@ -193,6 +193,8 @@ impl ProcessConfig {
         self.can_compile_modules &= creator.can_compile_modules;
         self.can_create_configs &= creator.can_create_configs;
         self.can_spawn_processes &= creator.can_spawn_processes;
+        self.max_message_size = self.max_message_size.min(creator.max_message_size);
+        self.max_mailbox_size = self.max_mailbox_size.min(creator.max_mailbox_size);
         self
     }
 
@@ -227,6 +229,8 @@ mod tests {
         creator.max_fuel = Some(100);
         creator.can_create_configs = true;
         creator.can_spawn_processes = true;
+        creator.max_message_size = 1 << 10;
+        creator.max_mailbox_size = 1 << 16;
         let mut asked = ProcessConfig::default();
         asked.can_compile_modules = true;
         asked.can_spawn_processes = true;
@@ -236,6 +240,7 @@ mod tests {
         assert_eq!(got.max_fuel, Some(100));
         assert!(!got.can_compile_modules && !got.can_create_configs && got.can_spawn_processes);
         assert_eq!(got.args, ["free"]);
+        assert_eq!((got.max_message_size, got.max_mailbox_size), (1 << 10, 1 << 16));
         // Asking for less is kept.
         asked.max_memory = 1 << 20;
         asked.max_fuel = Some(5);
