@@ -97,77 +97,112 @@ pub(crate) struct HostFunctions<'a> {
 }
 
 impl HostFunctions<'_> {
-    /// Adds `module::name` implemented by `func`.
+    /// Adds `module::name` implemented by `func`, wrapped so that a panic in
+    /// it traps the calling process instead of aborting the runtime (see
+    /// [`HostFn`]).
     pub(crate) fn func<Params, Results, F>(&mut self, module: &str, name: &'static str, func: F)
     where
-        F: wasmi::IntoFunc<ProcessState, Params, Results> + Traced<Params, Results>,
+        F: wasmi::IntoFunc<ProcessState, Params, Results> + HostFn<Params, Results>,
     {
         use wasmi::WasmTyList;
         let ty = FuncType::new(
             <F::Params as WasmTyList>::types().as_ref().iter().copied(),
             <F::Results as WasmTyList>::types().as_ref().iter().copied(),
         );
-        let defined = if self.traced {
-            func.define_traced(self.linker, module, name)
-        } else {
-            self.linker.func_wrap(module, name, func).map(drop)
-        };
-        defined.unwrap_or_else(|e| panic!("host function {module}::{name} defined twice: {e}"));
+        func.define(self.linker, module, name, self.traced)
+            .unwrap_or_else(|e| panic!("host function {module}::{name} defined twice: {e}"));
         self.signatures.insert((module.to_string(), name.to_string()), ty);
     }
 }
 
-/// A host function that can be defined with a wrapper noting its name in
-/// the calling process's trace (only when tracing: no cost otherwise).
-pub(crate) trait Traced<Params, Results> {
-    fn define_traced(
+/// A host function as the linker gets it: wrapped in `catch_unwind`, and,
+/// when tracing, noting its name in the calling process's trace.
+///
+/// wasmi calls host functions through `extern "sysv64"` frames on x86-64, so
+/// a panic unwinding out of one cannot be caught further up: it aborts the
+/// whole runtime. Caught here, at the only place every host call passes, a
+/// panic becomes a trap of the calling process alone (its links and monitors
+/// are told as for any trap). Host code is meant never to panic on guest
+/// input; this is the backstop for the cases it still does.
+pub(crate) trait HostFn<Params, Results> {
+    /// Defines `module::name` in `linker` as this function, wrapped.
+    fn define(
         self,
         linker: &mut Linker<ProcessState>,
         module: &str,
         name: &'static str,
+        traced: bool,
     ) -> Result<(), wasmi::errors::LinkerError>;
 }
 
-macro_rules! traced {
+/// The trap a panic in host function `what` becomes.
+fn host_panicked(what: &str, payload: &(dyn std::any::Any + Send)) -> wasmi::Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    log::error!(target: "lunatic::process", "host function {what} panicked: {message}");
+    wasmi::Error::new(format!("host function {what} panicked: {message}"))
+}
+
+macro_rules! host_fn {
     ($($arg:ident)*) => {
-        impl<'c, F, $($arg,)* R> Traced<(wasmi::Caller<'c, ProcessState>, $($arg,)*), R> for F
+        impl<'c, F, $($arg,)* R> HostFn<(wasmi::Caller<'c, ProcessState>, $($arg,)*), R> for F
         where
             F: Fn(wasmi::Caller<'_, ProcessState>, $($arg),*) -> R + Send + Sync + 'static,
             $($arg: wasmi::WasmTy,)*
             R: wasmi::WasmRet,
+            Result<<R as wasmi::WasmRet>::Ok, wasmi::Error>: wasmi::WasmRet,
         {
             #[allow(non_snake_case)]
-            fn define_traced(
+            fn define(
                 self,
                 linker: &mut Linker<ProcessState>,
                 module: &str,
                 name: &'static str,
+                traced: bool,
             ) -> Result<(), wasmi::errors::LinkerError> {
+                let what: Box<str> = format!("{module}::{name}").into();
                 linker
-                    .func_wrap(module, name, move |mut caller: wasmi::Caller<'_, ProcessState>, $($arg: $arg),*| -> R {
-                        caller.data_mut().traced_calls.push(name);
-                        (self)(caller, $($arg),*)
-                    })
+                    .func_wrap(
+                        module,
+                        name,
+                        move |mut caller: wasmi::Caller<'_, ProcessState>, $($arg: $arg),*|
+                              -> Result<<R as wasmi::WasmRet>::Ok, wasmi::Error> {
+                            if traced {
+                                caller.data_mut().traced_calls.push(name);
+                            }
+                            // Nothing observes the closure's state after a
+                            // panic but the trap: the process is ended.
+                            let call = std::panic::AssertUnwindSafe(|| {
+                                wasmi::WasmRet::into_fallible((self)(caller, $($arg),*))
+                            });
+                            match std::panic::catch_unwind(call) {
+                                Ok(result) => result,
+                                Err(payload) => Err(host_panicked(&what, &*payload)),
+                            }
+                        },
+                    )
                     .map(drop)
             }
         }
-
     };
 }
 
-traced!();
-traced!(A1);
-traced!(A1 A2);
-traced!(A1 A2 A3);
-traced!(A1 A2 A3 A4);
-traced!(A1 A2 A3 A4 A5);
-traced!(A1 A2 A3 A4 A5 A6);
-traced!(A1 A2 A3 A4 A5 A6 A7);
-traced!(A1 A2 A3 A4 A5 A6 A7 A8);
-traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9);
-traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10);
-traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11);
-traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12);
+host_fn!();
+host_fn!(A1);
+host_fn!(A1 A2);
+host_fn!(A1 A2 A3);
+host_fn!(A1 A2 A3 A4);
+host_fn!(A1 A2 A3 A4 A5);
+host_fn!(A1 A2 A3 A4 A5 A6);
+host_fn!(A1 A2 A3 A4 A5 A6 A7);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12);
 
 /// The wasmi configuration every module is compiled with (public so that
 /// benchmarks can compare against bare wasmi with identical settings).

@@ -109,7 +109,8 @@ impl Inner {
             let step = self.state.lock().unwrap().steps;
             let waited = hook.step_start(step);
             if !waited.is_zero() {
-                self.state.lock().unwrap().now += waited;
+                let mut state = self.state.lock().unwrap();
+                state.now = state.now.saturating_add(waited);
             }
         }
         let mut state = self.state.lock().unwrap();
@@ -184,7 +185,9 @@ impl Scheduler for Deterministic {
     }
 
     fn wall_clock(&self) -> Duration {
-        EPOCH + self.now()
+        // Guests can push virtual time to `Duration::MAX` (sleeping for
+        // `u64::MAX` ms, repeatedly): saturate rather than overflow.
+        EPOCH.saturating_add(self.now())
     }
 
     fn fill_random(&self, buf: &mut [u8]) -> std::io::Result<()> {
@@ -214,7 +217,7 @@ impl Scheduler for Deterministic {
         // Time passes with work, so a process that never blocks cannot
         // freeze the clock for everyone else.
         let mut state = self.inner.state.lock().unwrap();
-        state.now += Duration::from_nanos(fuel.saturating_mul(NANOS_PER_FUEL));
+        state.now = state.now.saturating_add(Duration::from_nanos(fuel.saturating_mul(NANOS_PER_FUEL)));
     }
 
     fn block_on(&self, main: BoxFuture<i32>) -> i32 {
@@ -251,7 +254,7 @@ impl Scheduler for Deterministic {
                     let elapsed = started.elapsed().min(limit);
                     let steps = {
                         let mut state = self.inner.state.lock().unwrap();
-                        state.now += elapsed;
+                        state.now = state.now.saturating_add(elapsed);
                         state.steps
                     };
                     if let Some(hook) = &hook {
