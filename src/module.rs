@@ -44,11 +44,21 @@ impl ModuleHandle {
     }
 }
 
+/// Wasm bytes one runtime may compile in all. wasmi never frees compiled
+/// code while its engine lives, so evicting a module nobody holds would not
+/// give its code back (and compiling it again would add a copy): instead
+/// the cache keeps every module and the total is bounded. Beyond it,
+/// `compile_module` fails with an error (the guest sees error status 1).
+pub const MAX_COMPILED_BYTES: usize = 512 << 20;
+
 /// Remembers compiled modules by content so identical bytes compile once.
 #[derive(Default)]
 pub(crate) struct ModuleCache {
     next_id: AtomicU64,
     by_hash: Mutex<HashMap<u64, Vec<ModuleHandle>>>,
+    /// Bytes handed to the compiler so far (failed compilations included:
+    /// they may leave code behind in the engine too).
+    compiled_bytes: std::sync::atomic::AtomicUsize,
 }
 
 fn content_hash(bytes: &[u8]) -> u64 {
@@ -68,9 +78,20 @@ impl ModuleCache {
         if let Some(found) = self.lookup(hash, bytes) {
             return Ok(found);
         }
+        self.compiled_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+                total.checked_add(bytes.len()).filter(|&total| total <= MAX_COMPILED_BYTES)
+            })
+            .map_err(|total| {
+                anyhow::anyhow!(
+                    "cannot compile {} more bytes: this runtime has compiled {total} bytes of \
+                     Wasm, the limit is {MAX_COMPILED_BYTES}",
+                    bytes.len()
+                )
+            })?;
         // Compile outside the lock: it can take milliseconds.
         let module = compile(bytes)?;
-        let mut map = self.by_hash.lock().unwrap();
+        let mut map = self.map();
         let bucket = map.entry(hash).or_default();
         if let Some(found) = bucket.iter().find(|m| &*m.0.bytes == bytes) {
             return Ok(found.clone());
@@ -85,7 +106,13 @@ impl ModuleCache {
     }
 
     fn lookup(&self, hash: u64, bytes: &[u8]) -> Option<ModuleHandle> {
-        let map = self.by_hash.lock().unwrap();
+        let map = self.map();
         map.get(&hash)?.iter().find(|m| &*m.0.bytes == bytes).cloned()
+    }
+
+    /// The cache map; an insertion is one step, so a lock poisoned by a
+    /// panic elsewhere guards a consistent map.
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<ModuleHandle>>> {
+        self.by_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -145,6 +145,11 @@ impl<T> Table<T> {
         self.items.remove(&id)
     }
 
+    /// Number of items.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
     /// Drops every item for which `keep` is false.
     pub(crate) fn retain(&mut self, keep: impl FnMut(&u64, &mut T) -> bool) {
         self.items.retain(keep);

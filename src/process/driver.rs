@@ -177,6 +177,16 @@ async fn drive(
                 if error.downcast_ref::<Suspend>().is_some() {
                     let pending = store.data_mut().pending.take().expect("a suspend parks work");
                     match pending {
+                        Pending::Call { .. } if frames.len() > crate::api::MAX_CATCH_DEPTH => {
+                            // Each nested call holds a wasmi stack of its own:
+                            // bound them. The catching call traps (so an
+                            // enclosing catch sees a trap, as for wasmi's own
+                            // call-depth limit).
+                            let trap = crate::api::catch_too_deep();
+                            if let Err(exit) = unwind_or(&mut frames, trap) {
+                                break exit;
+                            }
+                        }
                         Pending::Call { func, params, results, on_trap } => {
                             frames.last_mut().unwrap().call = Some(Call::Waiting(invocation));
                             frames.push(Frame {
