@@ -334,6 +334,23 @@ mod tests {
         log
     }
 
+    /// Sleeping `u64::MAX` ms over and over drives virtual time to its
+    /// end, where it stays: reading the clocks and charging fuel saturate
+    /// instead of panicking.
+    #[test]
+    fn virtual_time_saturates() {
+        let scheduler = Arc::new(Deterministic::new(1));
+        let inner = scheduler.clone();
+        let status = scheduler.block_on(Box::pin(async move {
+            for _ in 0..1_100 {
+                super::super::sleep(&*inner, Duration::from_millis(u64::MAX)).await;
+            }
+            inner.fuel_consumed(u64::MAX);
+            (inner.now() == Duration::MAX && inner.wall_clock() == Duration::MAX) as i32
+        }));
+        assert_eq!(status, 1);
+    }
+
     #[test]
     fn same_seed_same_schedule() {
         assert_eq!(trace(42), trace(42));
