@@ -69,7 +69,7 @@ pub(crate) fn fail_with(
     ptr: u32,
     error: anyhow::Error,
 ) -> Result<i32, wasmi::Error> {
-    let id = state.resources.errors.add(error);
+    let id = state.resources.errors.try_add(error)?;
     guest::write_u64(memory, ptr, id)?;
     Ok(1)
 }

@@ -113,7 +113,7 @@ fn compile_module(
     let bytes = guest::bytes(memory, data_ptr as u32, data_len as u32)?;
     match state.runtime.compile(bytes) {
         Ok(module) => {
-            let id = state.resources.modules.add(module);
+            let id = state.resources.modules.try_add(module)?;
             guest::write_u64(memory, id_ptr as u32, id)?;
             Ok(0)
         }
@@ -121,18 +121,26 @@ fn compile_module(
     }
 }
 
-fn create_config(mut caller: Caller<'_, ProcessState>) -> i64 {
+fn create_config(mut caller: Caller<'_, ProcessState>) -> Result<i64, Error> {
     let state = caller.data_mut();
     if !state.config.can_create_configs {
-        return -1;
+        return Ok(-1);
     }
-    state.resources.configs.add(ProcessConfig::default()) as i64
+    Ok(state.resources.configs.try_add(ProcessConfig::default())? as i64)
 }
+
+/// Most parameters a Wasm function can have.
+const MAX_SPAWN_PARAMS: usize = 1_000;
 
 /// Decodes spawn parameters: 17-byte records of a type byte and a LE u128.
 pub(crate) fn decode_params(bytes: &[u8]) -> Result<Vec<Val>, Error> {
     if bytes.len() % 17 != 0 {
         bail_trap!("spawn parameters are {} bytes, not a multiple of 17", bytes.len());
+    }
+    // No Wasm function takes more (wasmparser's limit): refuse before
+    // decoding gigabytes of them.
+    if bytes.len() / 17 > MAX_SPAWN_PARAMS {
+        bail_trap!("{} spawn parameters, more than any function takes", bytes.len() / 17);
     }
     bytes
         .chunks_exact(17)

@@ -16,8 +16,9 @@ use std::time::Duration;
 use wasmi::{Caller, Error};
 
 /// Most timers one process may have pending at once (each holds a task and
-/// its message until it fires); `send_after` beyond it traps.
-pub(crate) const MAX_TIMERS: usize = 65_536;
+/// its message until it fires); `send_after` beyond it traps. The same as
+/// every other resource table's bound.
+pub(crate) const MAX_TIMERS: usize = super::guest::MAX_TABLE_ENTRIES;
 
 /// A timer in the caller's table; dropping it cancels the timer.
 pub(crate) struct TimerEntry {
@@ -84,7 +85,7 @@ fn send_after(mut caller: Caller<'_, ProcessState>, pid: i64, delay_ms: i64) -> 
             }
         }
     }));
-    Ok(state.resources.timers.table.add(TimerEntry { cancel, fired }) as i64)
+    Ok(state.resources.timers.table.try_add(TimerEntry { cancel, fired })? as i64)
 }
 
 fn cancel_timer(mut caller: Caller<'_, ProcessState>, id: i64) -> i32 {

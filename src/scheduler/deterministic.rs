@@ -198,7 +198,7 @@ impl Scheduler for Deterministic {
     fn next_slice(&self, base: u64) -> u64 {
         // Vary slice lengths so different seeds preempt at different points.
         let base = base.max(2);
-        self.inner.state.lock().unwrap().scheduling.u64(base / 2..=base + base / 2)
+        self.inner.state.lock().unwrap().scheduling.u64(base / 2..=base.saturating_add(base / 2))
     }
 
     fn inline_blocking(&self) -> bool {
