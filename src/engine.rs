@@ -142,8 +142,17 @@ fn host_panicked(what: &str, payload: &(dyn std::any::Any + Send)) -> wasmi::Err
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)");
-    log::error!(target: "lunatic::process", "host function {what} panicked: {message}");
-    wasmi::Error::new(format!("host function {what} panicked: {message}"))
+    log::error!(target: "lunatic::process", "{what} panicked: {message}");
+    wasmi::Error::new(format!("{what} panicked: {message}"))
+}
+
+/// Runs the host side of a suspended host call (its awaited work, then its
+/// completion) so that a panic in it becomes a trap of the process, as for
+/// host functions (see [`HostFn`]), rather than unwinding through the
+/// executor and losing the process without telling its links.
+pub(crate) fn contain<T>(work: impl FnOnce() -> T) -> Result<T, wasmi::Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .map_err(|payload| host_panicked("a suspended host call", &*payload))
 }
 
 macro_rules! host_fn {
@@ -163,7 +172,7 @@ macro_rules! host_fn {
                 name: &'static str,
                 traced: bool,
             ) -> Result<(), wasmi::errors::LinkerError> {
-                let what: Box<str> = format!("{module}::{name}").into();
+                let what: Box<str> = format!("host function {module}::{name}").into();
                 linker
                     .func_wrap(
                         module,
@@ -384,6 +393,19 @@ mod tests {
             }
             0
         });
+        // Suspends; then the awaited work (1) or the completion (2) panics.
+        host.func("lunatic::test", "panic_later", |mut c: Caller<'_, ProcessState>, code: i32| {
+            let work = Box::pin(async move {
+                futures_lite::future::yield_now().await;
+                if code == 1 {
+                    panic!("test async panic");
+                }
+                crate::process::completion(move |_| -> Result<Vec<wasmi::Val>, wasmi::Error> {
+                    panic!("test completion panic")
+                })
+            });
+            Err::<(), _>(crate::process::suspend(c.data_mut(), crate::process::Pending::Async(work)))
+        });
     }
 
     /// Waits on the child's link death (tag 7) and exits with the kind of
@@ -407,6 +429,16 @@ mod tests {
       (func (export "_start")
         (drop (call $panic (i32.const 0)))
         (drop (call $panic (i32.const 3)))))"#;
+
+    /// A host call whose asynchronous part panics (argument 1), or whose
+    /// completion does (2).
+    fn later(code: i32) -> String {
+        format!(
+            r#"(module
+              (import "lunatic::test" "panic_later" (func $later (param i32)))
+              (func (export "_start") (call $later (i32.const {code}))))"#
+        )
+    }
 
     fn start(
         runtime: &Runtime,
@@ -437,8 +469,10 @@ mod tests {
 
     /// A panic in a host function traps only the calling process, with a
     /// message naming the function, and its link is told; the runtime and
-    /// the other process carry on. Without the wrapper the panic could not
-    /// unwind through wasmi's frames and the test binary would abort.
+    /// the other processes carry on. Without the wrapper the panic could not
+    /// unwind through wasmi's frames and the test binary would abort (tried).
+    /// The same for a panic in the asynchronous part of a host call and in
+    /// its completion, which run in the driver.
     #[test]
     fn a_panicking_host_function_traps_only_its_process() {
         for scheduler in [
@@ -451,10 +485,12 @@ mod tests {
             let (exits, exited) = async_channel::unbounded();
             let watcher = start(&runtime, &env, WATCHER, None, &exits, 0);
             start(&runtime, &env, PANICKER, Some((watcher, 7)), &exits, 1);
+            start(&runtime, &env, &later(1), None, &exits, 2);
+            start(&runtime, &env, &later(2), None, &exits, 3);
             let ends = Arc::new(std::sync::Mutex::new(Vec::new()));
             let collected = ends.clone();
             scheduler.block_on(Box::pin(async move {
-                for _ in 0..2 {
+                for _ in 0..4 {
                     let end = exited.recv().await.unwrap();
                     collected.lock().unwrap().push(end);
                 }
@@ -469,6 +505,15 @@ mod tests {
                     "{why}"
                 ),
                 other => panic!("the panicking process ended as {other:?}"),
+            }
+            for (end, message) in ends[2..].iter().zip(["test async panic", "test completion panic"]) {
+                match &end.1 {
+                    Exit::Trapped(why) => assert!(
+                        why.contains(&format!("a suspended host call panicked: {message}")),
+                        "{why}"
+                    ),
+                    other => panic!("process {} ended as {other:?}", end.0),
+                }
             }
         }
     }

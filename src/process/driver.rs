@@ -426,8 +426,11 @@ async fn wait(
                 let state = store.data_mut();
                 let handle = state.handle.clone();
                 let next = future::poll_fn(|cx| {
-                    if let Poll::Ready(done) = work.as_mut().poll(cx) {
-                        return Poll::Ready(Ok(done));
+                    // Host code too: a panic in it traps this process only.
+                    match crate::engine::contain(|| work.as_mut().poll(cx)) {
+                        Ok(Poll::Ready(done)) => return Poll::Ready(Ok(Ok(done))),
+                        Err(trap) => return Poll::Ready(Ok(Err(trap))),
+                        Ok(Poll::Pending) => {}
                     }
                     handle.poll_signals(cx).map(Err)
                 })
@@ -438,7 +441,9 @@ async fn wait(
                 }
             };
             store.data_mut().handle_queued_signals()?;
-            Ok(completion(&mut store.as_context_mut()))
+            Ok(completion.and_then(|completion| {
+                crate::engine::contain(|| completion(&mut store.as_context_mut()))?
+            }))
         }
         Pending::Receive { tags, deadline, mut skip } => {
             let runtime = store.data().runtime.clone();
