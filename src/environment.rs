@@ -450,6 +450,34 @@ mod tests {
         (handle, exited)
     }
 
+    /// A process that ends withdraws the monitors it placed, so a long-lived
+    /// target does not keep one entry per monitor that ever lived.
+    #[test]
+    fn monitors_are_withdrawn_when_the_monitoring_process_ends() {
+        let scheduler = crate::scheduler::SchedulerKind::Deterministic { seed: 2 }.build().unwrap();
+        let runtime = Runtime::new(scheduler.clone(), RuntimeOptions::default());
+        let env = Arc::new(Environment::new(0));
+        // A target that is only a handle: its signal queue shows what it got.
+        let target = ProcessHandle::new(env.next_process_id());
+        env.insert(target.clone());
+        let (monitor, ended) = start(
+            &runtime,
+            &env,
+            r#"(module
+              (import "lunatic::process" "monitor" (func $monitor (param i64)))
+              (func (export "_start") (call $monitor (i64.const 1))))"#,
+        );
+        assert_eq!(target.id(), 1);
+        let exit = scheduler.block_on(Box::pin(async move { (ended.recv().await.unwrap() == Exit::Returned) as i32 }));
+        assert_eq!(exit, 1);
+        let signals: Vec<String> = target.take_signals().iter().map(|s| format!("{s:?}")).collect();
+        let id = monitor.id();
+        assert_eq!(
+            signals,
+            [format!("Monitor {{ from: Process({id}) }}"), format!("StopMonitoring {{ from: {id} }}")]
+        );
+    }
+
     /// A `get_or_spawn` that finds the name reserved waits (without
     /// blocking its thread) and then takes what the reservation became:
     /// the named process, or, if the spawn behind it failed, a spawn of its
