@@ -156,6 +156,24 @@ pub(crate) fn decode_params(bytes: &[u8]) -> Result<Vec<Val>, Error> {
         .collect()
 }
 
+/// `wanted`, with no limit above and no permission beyond what `creator`
+/// has: a process can never give a child more than it holds itself. (The
+/// config keeps what the guest set, as `config_get_*` report; the clamp
+/// applies to the process spawned with it.)
+fn within(wanted: &ProcessConfig, creator: &ProcessConfig) -> ProcessConfig {
+    let mut config = wanted.clone();
+    config.max_memory = config.max_memory.min(creator.max_memory);
+    config.max_fuel = match (config.max_fuel, creator.max_fuel) {
+        (Some(wanted), Some(held)) => Some(wanted.min(held)),
+        (wanted, None) => wanted,
+        (None, held) => held,
+    };
+    config.can_compile_modules &= creator.can_compile_modules;
+    config.can_create_configs &= creator.can_create_configs;
+    config.can_spawn_processes &= creator.can_spawn_processes;
+    config
+}
+
 /// What `spawn` and `get_or_spawn` share: everything up to the new process.
 #[allow(clippy::too_many_arguments)]
 fn spawn_from_guest(
@@ -177,7 +195,7 @@ fn spawn_from_guest(
     }
     let config = match config_id {
         -1 => state.config.clone(),
-        id => Arc::new(state.resources.configs.get(id as u64)?.clone()),
+        id => Arc::new(within(state.resources.configs.get(id as u64)?, &state.config)),
     };
     let module = match module_id {
         -1 => state.module.clone(),
