@@ -97,77 +97,121 @@ pub(crate) struct HostFunctions<'a> {
 }
 
 impl HostFunctions<'_> {
-    /// Adds `module::name` implemented by `func`.
+    /// Adds `module::name` implemented by `func`, wrapped so that a panic in
+    /// it traps the calling process instead of aborting the runtime (see
+    /// [`HostFn`]).
     pub(crate) fn func<Params, Results, F>(&mut self, module: &str, name: &'static str, func: F)
     where
-        F: wasmi::IntoFunc<ProcessState, Params, Results> + Traced<Params, Results>,
+        F: wasmi::IntoFunc<ProcessState, Params, Results> + HostFn<Params, Results>,
     {
         use wasmi::WasmTyList;
         let ty = FuncType::new(
             <F::Params as WasmTyList>::types().as_ref().iter().copied(),
             <F::Results as WasmTyList>::types().as_ref().iter().copied(),
         );
-        let defined = if self.traced {
-            func.define_traced(self.linker, module, name)
-        } else {
-            self.linker.func_wrap(module, name, func).map(drop)
-        };
-        defined.unwrap_or_else(|e| panic!("host function {module}::{name} defined twice: {e}"));
+        func.define(self.linker, module, name, self.traced)
+            .unwrap_or_else(|e| panic!("host function {module}::{name} defined twice: {e}"));
         self.signatures.insert((module.to_string(), name.to_string()), ty);
     }
 }
 
-/// A host function that can be defined with a wrapper noting its name in
-/// the calling process's trace (only when tracing: no cost otherwise).
-pub(crate) trait Traced<Params, Results> {
-    fn define_traced(
+/// A host function as the linker gets it: wrapped in `catch_unwind`, and,
+/// when tracing, noting its name in the calling process's trace.
+///
+/// wasmi calls host functions through `extern "sysv64"` frames on x86-64, so
+/// a panic unwinding out of one cannot be caught further up: it aborts the
+/// whole runtime. Caught here, at the only place every host call passes, a
+/// panic becomes a trap of the calling process alone (its links and monitors
+/// are told as for any trap). Host code is meant never to panic on guest
+/// input; this is the backstop for the cases it still does.
+pub(crate) trait HostFn<Params, Results> {
+    /// Defines `module::name` in `linker` as this function, wrapped.
+    fn define(
         self,
         linker: &mut Linker<ProcessState>,
         module: &str,
         name: &'static str,
+        traced: bool,
     ) -> Result<(), wasmi::errors::LinkerError>;
 }
 
-macro_rules! traced {
+/// The trap a panic in host function `what` becomes.
+fn host_panicked(what: &str, payload: &(dyn std::any::Any + Send)) -> wasmi::Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    log::error!(target: "lunatic::process", "{what} panicked: {message}");
+    wasmi::Error::new(format!("{what} panicked: {message}"))
+}
+
+/// Runs the host side of a suspended host call (its awaited work, then its
+/// completion) so that a panic in it becomes a trap of the process, as for
+/// host functions (see [`HostFn`]), rather than unwinding through the
+/// executor and losing the process without telling its links.
+pub(crate) fn contain<T>(work: impl FnOnce() -> T) -> Result<T, wasmi::Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .map_err(|payload| host_panicked("a suspended host call", &*payload))
+}
+
+macro_rules! host_fn {
     ($($arg:ident)*) => {
-        impl<'c, F, $($arg,)* R> Traced<(wasmi::Caller<'c, ProcessState>, $($arg,)*), R> for F
+        impl<'c, F, $($arg,)* R> HostFn<(wasmi::Caller<'c, ProcessState>, $($arg,)*), R> for F
         where
             F: Fn(wasmi::Caller<'_, ProcessState>, $($arg),*) -> R + Send + Sync + 'static,
             $($arg: wasmi::WasmTy,)*
             R: wasmi::WasmRet,
+            Result<<R as wasmi::WasmRet>::Ok, wasmi::Error>: wasmi::WasmRet,
         {
             #[allow(non_snake_case)]
-            fn define_traced(
+            fn define(
                 self,
                 linker: &mut Linker<ProcessState>,
                 module: &str,
                 name: &'static str,
+                traced: bool,
             ) -> Result<(), wasmi::errors::LinkerError> {
+                let what: Box<str> = format!("host function {module}::{name}").into();
                 linker
-                    .func_wrap(module, name, move |mut caller: wasmi::Caller<'_, ProcessState>, $($arg: $arg),*| -> R {
-                        caller.data_mut().traced_calls.push(name);
-                        (self)(caller, $($arg),*)
-                    })
+                    .func_wrap(
+                        module,
+                        name,
+                        move |mut caller: wasmi::Caller<'_, ProcessState>, $($arg: $arg),*|
+                              -> Result<<R as wasmi::WasmRet>::Ok, wasmi::Error> {
+                            if traced {
+                                caller.data_mut().traced_calls.push(name);
+                            }
+                            // Nothing observes the closure's state after a
+                            // panic but the trap: the process is ended.
+                            let call = std::panic::AssertUnwindSafe(|| {
+                                wasmi::WasmRet::into_fallible((self)(caller, $($arg),*))
+                            });
+                            match std::panic::catch_unwind(call) {
+                                Ok(result) => result,
+                                Err(payload) => Err(host_panicked(&what, &*payload)),
+                            }
+                        },
+                    )
                     .map(drop)
             }
         }
-
     };
 }
 
-traced!();
-traced!(A1);
-traced!(A1 A2);
-traced!(A1 A2 A3);
-traced!(A1 A2 A3 A4);
-traced!(A1 A2 A3 A4 A5);
-traced!(A1 A2 A3 A4 A5 A6);
-traced!(A1 A2 A3 A4 A5 A6 A7);
-traced!(A1 A2 A3 A4 A5 A6 A7 A8);
-traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9);
-traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10);
-traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11);
-traced!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12);
+host_fn!();
+host_fn!(A1);
+host_fn!(A1 A2);
+host_fn!(A1 A2 A3);
+host_fn!(A1 A2 A3 A4);
+host_fn!(A1 A2 A3 A4 A5);
+host_fn!(A1 A2 A3 A4 A5 A6);
+host_fn!(A1 A2 A3 A4 A5 A6 A7);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12);
 
 /// The wasmi configuration every module is compiled with (public so that
 /// benchmarks can compare against bare wasmi with identical settings).
@@ -208,6 +252,8 @@ impl Runtime {
         };
         crate::api::register(&mut host);
         crate::wasi::register(&mut host);
+        #[cfg(test)]
+        tests::register(&mut host);
         Self(Arc::new(Inner {
             engine,
             linker,
@@ -328,5 +374,147 @@ impl Runtime {
     /// Names of all host functions, as `(module, name)`.
     pub fn host_functions(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.host_functions.keys().map(|(m, n)| (m.as_str(), n.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::environment::Environment;
+    use crate::process::{self, Exit, InheritStdio, ProcessConfig, SpawnOptions};
+    use wasmi::Caller;
+
+    /// A host function that panics, only in unit tests: no guest-callable
+    /// panic exists in a real build, and every known panic is fixed.
+    pub(super) fn register(host: &mut HostFunctions<'_>) {
+        host.func("lunatic::test", "panic", |_: Caller<'_, ProcessState>, code: i32| -> i32 {
+            if code != 0 {
+                panic!("test panic {code}");
+            }
+            0
+        });
+        // Suspends; then the awaited work (1) or the completion (2) panics.
+        host.func("lunatic::test", "panic_later", |mut c: Caller<'_, ProcessState>, code: i32| {
+            let work = Box::pin(async move {
+                futures_lite::future::yield_now().await;
+                if code == 1 {
+                    panic!("test async panic");
+                }
+                crate::process::completion(move |_| -> Result<Vec<wasmi::Val>, wasmi::Error> {
+                    panic!("test completion panic")
+                })
+            });
+            Err::<(), _>(crate::process::suspend(c.data_mut(), crate::process::Pending::Async(work)))
+        });
+    }
+
+    /// Waits on the child's link death (tag 7) and exits with the kind of
+    /// the message received: 1 for "link died".
+    const WATCHER: &str = r#"(module
+      (import "lunatic::process" "die_when_link_dies" (func $trap_links (param i32)))
+      (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+      (import "lunatic::message" "get_tag" (func $tag (result i64)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        (call $trap_links (i32.const 0))
+        (if (i32.ne (call $receive (i32.const 0) (i32.const 0) (i64.const -1)) (i32.const 1))
+          (then (call $exit (i32.const 90))))
+        (call $exit (i32.wrap_i64 (call $tag)))))"#;
+
+    /// Calls the panicking host function with a harmless, then a panicking
+    /// argument.
+    const PANICKER: &str = r#"(module
+      (import "lunatic::test" "panic" (func $panic (param i32) (result i32)))
+      (func (export "_start")
+        (drop (call $panic (i32.const 0)))
+        (drop (call $panic (i32.const 3)))))"#;
+
+    /// A host call whose asynchronous part panics (argument 1), or whose
+    /// completion does (2).
+    fn later(code: i32) -> String {
+        format!(
+            r#"(module
+              (import "lunatic::test" "panic_later" (func $later (param i32)))
+              (func (export "_start") (call $later (i32.const {code}))))"#
+        )
+    }
+
+    fn start(
+        runtime: &Runtime,
+        env: &Arc<Environment>,
+        wat: &str,
+        link: Option<(crate::process::ProcessHandle, i64)>,
+        exits: &async_channel::Sender<(usize, Exit)>,
+        n: usize,
+    ) -> crate::process::ProcessHandle {
+        let exits = exits.clone();
+        process::spawn(
+            runtime,
+            env,
+            SpawnOptions {
+                module: runtime.compile(wat.as_bytes()).unwrap(),
+                config: Arc::new(ProcessConfig::default()),
+                entry: "_start".into(),
+                params: Vec::new(),
+                link,
+                stdio: Arc::new(InheritStdio),
+                on_exit: Some(Box::new(move |exit| {
+                    let _ = exits.try_send((n, exit.clone()));
+                })),
+            },
+        )
+        .unwrap()
+    }
+
+    /// A panic in a host function traps only the calling process, with a
+    /// message naming the function, and its link is told; the runtime and
+    /// the other processes carry on. Without the wrapper the panic could not
+    /// unwind through wasmi's frames and the test binary would abort (tried).
+    /// The same for a panic in the asynchronous part of a host call and in
+    /// its completion, which run in the driver.
+    #[test]
+    fn a_panicking_host_function_traps_only_its_process() {
+        for scheduler in [
+            crate::scheduler::SchedulerKind::Deterministic { seed: 5 },
+            crate::scheduler::SchedulerKind::Threaded { threads: 2 },
+        ] {
+            let scheduler = scheduler.build().unwrap();
+            let runtime = Runtime::new(scheduler.clone(), RuntimeOptions::default());
+            let env = Arc::new(Environment::new(0));
+            let (exits, exited) = async_channel::unbounded();
+            let watcher = start(&runtime, &env, WATCHER, None, &exits, 0);
+            start(&runtime, &env, PANICKER, Some((watcher, 7)), &exits, 1);
+            start(&runtime, &env, &later(1), None, &exits, 2);
+            start(&runtime, &env, &later(2), None, &exits, 3);
+            let ends = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let collected = ends.clone();
+            scheduler.block_on(Box::pin(async move {
+                for _ in 0..4 {
+                    let end = exited.recv().await.unwrap();
+                    collected.lock().unwrap().push(end);
+                }
+                0
+            }));
+            let mut ends = ends.lock().unwrap().clone();
+            ends.sort_by_key(|(n, _)| *n);
+            assert_eq!(ends[0].1, Exit::Exited(7), "the watcher saw the link die");
+            match &ends[1].1 {
+                Exit::Trapped(why) => assert!(
+                    why.contains("host function lunatic::test::panic panicked: test panic 3"),
+                    "{why}"
+                ),
+                other => panic!("the panicking process ended as {other:?}"),
+            }
+            for (end, message) in ends[2..].iter().zip(["test async panic", "test completion panic"]) {
+                match &end.1 {
+                    Exit::Trapped(why) => assert!(
+                        why.contains(&format!("a suspended host call panicked: {message}")),
+                        "{why}"
+                    ),
+                    other => panic!("process {} ended as {other:?}", end.0),
+                }
+            }
+        }
     }
 }

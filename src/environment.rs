@@ -3,7 +3,7 @@
 use crate::process::ProcessHandle;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Number of independently locked shards of the process table; spreads
 /// contention when many processes spawn and die at once.
@@ -17,7 +17,7 @@ pub struct Environment {
     id: u64,
     next_pid: AtomicU64,
     shards: [RwLock<HashMap<u64, ProcessHandle>>; SHARDS],
-    registry: Mutex<HashMap<String, (u64, u64)>>,
+    registry: Mutex<Registry>,
 }
 
 impl Environment {
@@ -27,7 +27,7 @@ impl Environment {
             id,
             next_pid: AtomicU64::new(1),
             shards: std::array::from_fn(|_| RwLock::new(HashMap::new())),
-            registry: Mutex::new(HashMap::new()),
+            registry: Mutex::new(Registry::default()),
         }
     }
 
@@ -70,8 +70,446 @@ impl Environment {
         self.len() == 0
     }
 
-    /// The registry (name → node ID, process ID). Names are opaque strings.
-    pub(crate) fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, u64)>> {
-        self.registry.lock().unwrap()
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        // The registry is consistent after every operation, so a panic
+        // elsewhere while it was locked leaves nothing half-done.
+        self.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether a local process can still be named: it is alive, or it is
+    /// `caller` itself (alive, even while its start section runs and it is
+    /// not yet in the table).
+    fn can_name(&self, node: u64, id: u64, caller: u64) -> bool {
+        node != 0 || id == caller || self.get(id).is_some()
+    }
+
+    /// Registers `name` for (`node`, `id`), replacing what it named before
+    /// (a name being reserved by `get_or_spawn` included). A name for a
+    /// local process that has already ended is not stored: it would have
+    /// been removed at that process's death.
+    pub(crate) fn put_name(&self, caller: u64, name: &str, node: u64, id: u64) -> Result<(), RegistryError> {
+        check_name(name)?;
+        let mut registry = self.registry();
+        if !self.can_name(node, id, caller) {
+            registry.remove(name);
+            return Ok(());
+        }
+        registry.insert(name, Entry::Process { node, id })
+    }
+
+    /// What `name` refers to, if it names a process (a name being reserved
+    /// by a `get_or_spawn` in progress is not yet visible).
+    pub(crate) fn get_name(&self, name: &str) -> Option<(u64, u64)> {
+        match self.registry().names.get(name)? {
+            Entry::Process { node, id } => Some((*node, *id)),
+            Entry::Reserved { .. } => None,
+        }
+    }
+
+    /// Removes `name` (a reservation included: the `get_or_spawn` holding it
+    /// then leaves the name alone).
+    pub(crate) fn remove_name(&self, name: &str) {
+        self.registry().remove(name);
+    }
+
+    /// The names registered for local process `id` (for log lines).
+    pub(crate) fn names_of(&self, id: u64) -> Vec<String> {
+        let registry = self.registry();
+        registry.by_process.get(&id).map_or_else(Vec::new, |names| {
+            names.iter().map(|name| name.to_string()).collect()
+        })
+    }
+
+    /// Removes every name of local process `id`, which has ended (as
+    /// Erlang does), so that `get` and `get_or_spawn` never hand out a dead
+    /// process.
+    pub(crate) fn forget_process(&self, id: u64) {
+        let mut registry = self.registry();
+        let Some(names) = registry.by_process.remove(&id) else {
+            return;
+        };
+        for name in names {
+            if let Some(entry) = registry.names.remove(&name) {
+                registry.bytes -= cost(&name);
+                debug_assert!(matches!(entry, Entry::Process { node: 0, id: i } if i == id));
+            }
+        }
+    }
+
+    /// The first step of `get_or_spawn`: what `name` names, or a
+    /// reservation of it for the caller to spawn the process it will name,
+    /// or, while another caller holds a reservation, a way to wait for it.
+    pub(crate) fn reserve_name(self: &Arc<Self>, name: &str) -> Result<Reserve, RegistryError> {
+        check_name(name)?;
+        let mut registry = self.registry();
+        match registry.names.get(name) {
+            Some(Entry::Process { node, id }) => return Ok(Reserve::Found(*node, *id)),
+            Some(Entry::Reserved { released, .. }) => return Ok(Reserve::Busy(released.clone())),
+            None => {}
+        }
+        registry.next_token += 1;
+        let token = registry.next_token;
+        let (release, released) = async_channel::bounded(1);
+        registry.insert(name, Entry::Reserved { token, released })?;
+        Ok(Reserve::Reserved(Reservation {
+            env: self.clone(),
+            name: name.into(),
+            token,
+            _release: release,
+        }))
+    }
+
+    /// Number of names in the registry (reservations included).
+    pub fn registered_names(&self) -> usize {
+        self.registry().names.len()
+    }
+}
+
+/// Longest registry name, in bytes. Names made by the `lunatic` crate are a
+/// type name plus the user's name: far below this.
+pub const MAX_NAME_LEN: usize = 4096;
+
+/// Host memory the registry of one environment may hold, counted as the
+/// names' bytes plus [`ENTRY_COST`] each: some 600 000 short names.
+pub const MAX_REGISTRY_BYTES: usize = 64 << 20;
+
+/// What one registry entry costs besides its name's bytes (map slots, the
+/// reverse index, the allocation).
+const ENTRY_COST: usize = 96;
+
+fn cost(name: &str) -> usize {
+    name.len() + ENTRY_COST
+}
+
+fn check_name(name: &str) -> Result<(), RegistryError> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(RegistryError::NameTooLong(name.len()));
+    }
+    Ok(())
+}
+
+/// Why a name cannot be registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RegistryError {
+    /// Longer than [`MAX_NAME_LEN`].
+    NameTooLong(usize),
+    /// [`MAX_REGISTRY_BYTES`] reached.
+    Full,
+}
+
+impl std::fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegistryError::NameTooLong(len) => {
+                write!(f, "registry name of {len} bytes is longer than the limit of {MAX_NAME_LEN}")
+            }
+            RegistryError::Full => {
+                write!(f, "the registry is full ({MAX_REGISTRY_BYTES} bytes of names)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+/// The outcome of [`Environment::reserve_name`].
+pub(crate) enum Reserve {
+    /// The name names (node, process).
+    Found(u64, u64),
+    /// The name was free and is now reserved by the caller.
+    Reserved(Reservation),
+    /// Another `get_or_spawn` holds the name; this completes (with an
+    /// error, the channel closing) when that one is done.
+    Busy(async_channel::Receiver<()>),
+}
+
+/// A name held while `get_or_spawn` instantiates the process it will name.
+/// The registry is not locked meanwhile (the child's start section may use
+/// it); concurrent `get_or_spawn`s of the same name wait for this one.
+/// Dropped unfulfilled (the spawn failed), the name is freed.
+pub(crate) struct Reservation {
+    env: Arc<Environment>,
+    name: Arc<str>,
+    token: u64,
+    /// Dropped with the reservation, which wakes everyone waiting on it.
+    _release: async_channel::Sender<()>,
+}
+
+impl Reservation {
+    /// Makes the name refer to local process `id`, unless a `put` or
+    /// `remove` of the name came in between (then that one stands).
+    pub(crate) fn fulfil(self, id: u64) {
+        let mut registry = self.env.registry();
+        if registry.holds(&self.name, self.token) {
+            if self.env.get(id).is_some() {
+                // Replacing an entry of the same name never costs more.
+                let _ = registry.insert(&self.name, Entry::Process { node: 0, id });
+            } else {
+                registry.remove(&self.name);
+            }
+        }
+        // Only now may `drop` take the lock.
+        drop(registry);
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut registry = self.env.registry();
+        if registry.holds(&self.name, self.token) {
+            registry.remove(&self.name);
+        }
+    }
+}
+
+/// What a registry name refers to.
+enum Entry {
+    /// A process on a node (0: this one).
+    Process { node: u64, id: u64 },
+    /// A `get_or_spawn` is spawning the process this name will refer to.
+    Reserved { token: u64, released: async_channel::Receiver<()> },
+}
+
+/// Name → process, with a reverse index of the names of each local process
+/// so that they go when it ends.
+#[derive(Default)]
+struct Registry {
+    names: HashMap<Arc<str>, Entry>,
+    by_process: HashMap<u64, Vec<Arc<str>>>,
+    /// Sum of [`cost`] over all names.
+    bytes: usize,
+    next_token: u64,
+}
+
+impl Registry {
+    /// Sets `name` to `entry`, within [`MAX_REGISTRY_BYTES`].
+    fn insert(&mut self, name: &str, entry: Entry) -> Result<(), RegistryError> {
+        let name: Arc<str> = match self.names.get_key_value(name) {
+            Some((existing, _)) => existing.clone(),
+            None => {
+                let bytes = self.bytes.checked_add(cost(name)).filter(|&b| b <= MAX_REGISTRY_BYTES);
+                self.bytes = bytes.ok_or(RegistryError::Full)?;
+                name.into()
+            }
+        };
+        if let Entry::Process { node: 0, id } = entry {
+            self.by_process.entry(id).or_default().push(name.clone());
+        }
+        if let Some(Entry::Process { node: 0, id }) = self.names.insert(name.clone(), entry) {
+            self.unindex(id, &name);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Some((name, entry)) = self.names.remove_entry(name) {
+            self.bytes -= cost(&name);
+            if let Entry::Process { node: 0, id } = entry {
+                self.unindex(id, &name);
+            }
+        }
+    }
+
+    /// Drops `name` from the names of process `id`.
+    fn unindex(&mut self, id: u64, name: &str) {
+        if let Some(names) = self.by_process.get_mut(&id) {
+            // The newest entry for the name goes last; drop the oldest.
+            if let Some(at) = names.iter().position(|n| &**n == name) {
+                names.swap_remove(at);
+            }
+            if names.is_empty() {
+                self.by_process.remove(&id);
+            }
+        }
+    }
+
+    /// Whether `name` is still the reservation `token`.
+    fn holds(&self, name: &str, token: u64) -> bool {
+        matches!(self.names.get(name), Some(Entry::Reserved { token: t, .. }) if *t == token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Runtime, RuntimeOptions};
+    use crate::process::{self, Exit, InheritStdio, ProcessConfig, SpawnOptions};
+    use std::time::Duration;
+
+    fn reserve(env: &Arc<Environment>, name: &str) -> Reservation {
+        match env.reserve_name(name) {
+            Ok(Reserve::Reserved(reservation)) => reservation,
+            _ => panic!("{name} is not free"),
+        }
+    }
+
+    #[test]
+    fn names_follow_their_process_and_stay_bounded() {
+        let env = Arc::new(Environment::new(0));
+        let a = ProcessHandle::new(env.next_process_id());
+        env.insert(a.clone());
+        env.put_name(0, "x", 0, a.id()).unwrap();
+        env.put_name(0, "y", 0, a.id()).unwrap();
+        env.put_name(0, "remote", 7, 12345).unwrap();
+        // A name for a process that does not exist is not kept.
+        env.put_name(0, "ghost", 0, 999).unwrap();
+        assert_eq!(env.get_name("ghost"), None);
+        // Moving a name to another process leaves only the other names.
+        let b = ProcessHandle::new(env.next_process_id());
+        env.insert(b.clone());
+        env.put_name(0, "y", 0, b.id()).unwrap();
+        assert_eq!(env.names_of(a.id()), vec!["x".to_string()]);
+        env.remove(a.id());
+        env.forget_process(a.id());
+        assert_eq!(env.get_name("x"), None);
+        assert_eq!(env.get_name("y"), Some((0, b.id())));
+        assert_eq!(env.get_name("remote"), Some((7, 12345)));
+        assert_eq!(env.registered_names(), 2);
+
+        let long = "n".repeat(MAX_NAME_LEN + 1);
+        assert_eq!(env.put_name(0, &long, 0, b.id()), Err(RegistryError::NameTooLong(long.len())));
+        assert!(matches!(env.reserve_name(&long), Err(RegistryError::NameTooLong(_))));
+        let mut stored = 0usize;
+        let full = loop {
+            match env.put_name(0, &format!("{stored:0>1000}"), 0, b.id()) {
+                Ok(()) => stored += 1,
+                Err(error) => break error,
+            }
+        };
+        assert_eq!(full, RegistryError::Full);
+        assert!(stored * 1000 <= MAX_REGISTRY_BYTES && stored * 1100 > MAX_REGISTRY_BYTES / 2, "{stored}");
+        env.remove(b.id());
+        env.forget_process(b.id());
+        assert_eq!(env.registered_names(), 1, "only the remote name is left");
+        let registry = env.registry();
+        assert!(registry.by_process.is_empty());
+        assert_eq!(registry.bytes, cost("remote"));
+    }
+
+    #[test]
+    fn a_reservation_is_invisible_and_freed_unless_fulfilled() {
+        let env = Arc::new(Environment::new(0));
+        let held = reserve(&env, "svc");
+        assert_eq!(env.get_name("svc"), None);
+        let Ok(Reserve::Busy(released)) = env.reserve_name("svc") else { panic!("not busy") };
+        drop(held);
+        assert!(released.is_closed(), "waiters are woken");
+        assert_eq!(env.registered_names(), 0);
+        // A put during the spawn wins over the reservation.
+        let p = ProcessHandle::new(env.next_process_id());
+        env.insert(p.clone());
+        let held = reserve(&env, "svc");
+        env.put_name(0, "svc", 7, 1).unwrap();
+        held.fulfil(p.id());
+        assert_eq!(env.get_name("svc"), Some((7, 1)));
+    }
+
+    /// Waits on nothing for ever: a process to be named.
+    const IDLE: &str = r#"(module
+      (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "_start") (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1)))))"#;
+
+    /// `get_or_spawn("svc")` of an idle child; exits with the status, plus
+    /// 10 if the process ID it got is `1`.
+    const GET_OR_SPAWN: &str = r#"(module
+      (import "lunatic::process" "get_or_spawn" (func $get_or_spawn (param i32 i32 i64 i64 i64 i32 i32 i32 i32 i32 i32) (result i32)))
+      (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "svc")
+      (data (i32.const 8) "idle")
+      (func (export "idle") (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1))))
+      (func (export "_start")
+        (local $status i32)
+        (local.set $status (call $get_or_spawn (i32.const 0) (i32.const 3) (i64.const 0) (i64.const -1)
+          (i64.const -1) (i32.const 8) (i32.const 4) (i32.const 0) (i32.const 0) (i32.const 16) (i32.const 24)))
+        (call $exit (i32.add (local.get $status)
+          (select (i32.const 10) (i32.const 0) (i64.eq (i64.load (i32.const 24)) (i64.const 1)))))))"#;
+
+    fn start(runtime: &Runtime, env: &Arc<Environment>, wat: &str) -> (ProcessHandle, async_channel::Receiver<Exit>) {
+        let (exits, exited) = async_channel::bounded(1);
+        let mut config = ProcessConfig::default();
+        config.can_spawn_processes = true;
+        let handle = process::spawn(
+            runtime,
+            env,
+            SpawnOptions {
+                module: runtime.compile(wat.as_bytes()).unwrap(),
+                config: Arc::new(config),
+                entry: "_start".into(),
+                params: Vec::new(),
+                link: None,
+                stdio: Arc::new(InheritStdio),
+                on_exit: Some(Box::new(move |exit| {
+                    let _ = exits.try_send(exit.clone());
+                })),
+            },
+        )
+        .unwrap();
+        (handle, exited)
+    }
+
+    /// A process that ends withdraws the monitors it placed, so a long-lived
+    /// target does not keep one entry per monitor that ever lived.
+    #[test]
+    fn monitors_are_withdrawn_when_the_monitoring_process_ends() {
+        let scheduler = crate::scheduler::SchedulerKind::Deterministic { seed: 2 }.build().unwrap();
+        let runtime = Runtime::new(scheduler.clone(), RuntimeOptions::default());
+        let env = Arc::new(Environment::new(0));
+        // A target that is only a handle: its signal queue shows what it got.
+        let target = ProcessHandle::new(env.next_process_id());
+        env.insert(target.clone());
+        let (monitor, ended) = start(
+            &runtime,
+            &env,
+            r#"(module
+              (import "lunatic::process" "monitor" (func $monitor (param i64)))
+              (func (export "_start") (call $monitor (i64.const 1))))"#,
+        );
+        assert_eq!(target.id(), 1);
+        let exit = scheduler.block_on(Box::pin(async move { (ended.recv().await.unwrap() == Exit::Returned) as i32 }));
+        assert_eq!(exit, 1);
+        let signals: Vec<String> = target.take_signals().iter().map(|s| format!("{s:?}")).collect();
+        let id = monitor.id();
+        assert_eq!(
+            signals,
+            [format!("Monitor {{ from: Process({id}) }}"), format!("StopMonitoring {{ from: {id} }}")]
+        );
+    }
+
+    /// A `get_or_spawn` that finds the name reserved waits (without
+    /// blocking its thread) and then takes what the reservation became:
+    /// the named process, or, if the spawn behind it failed, a spawn of its
+    /// own.
+    #[test]
+    fn get_or_spawn_waits_for_a_reservation() {
+        let scheduler = crate::scheduler::SchedulerKind::Deterministic { seed: 9 }.build().unwrap();
+        let runtime = Runtime::new(scheduler.clone(), RuntimeOptions::default());
+        let env = Arc::new(Environment::new(0));
+        let (named, _) = start(&runtime, &env, IDLE);
+        assert_eq!(named.id(), 1);
+        let held = reserve(&env, "svc");
+        let (_, found) = start(&runtime, &env, GET_OR_SPAWN);
+        let (env2, sched) = (env.clone(), scheduler.clone());
+        let status = scheduler.block_on(Box::pin(async move {
+            crate::scheduler::sleep(&*sched, Duration::from_millis(10)).await;
+            assert!(found.try_recv().is_err(), "get_or_spawn waits for the reservation");
+            held.fulfil(1);
+            let first = found.recv().await.unwrap();
+            // Now with a reservation that is given up.
+            env2.remove_name("svc");
+            let held = reserve(&env2, "svc");
+            let (_, spawned) = start(&runtime, &env2, GET_OR_SPAWN);
+            crate::scheduler::sleep(&*sched, Duration::from_millis(10)).await;
+            assert!(spawned.try_recv().is_err(), "get_or_spawn waits for the reservation");
+            drop(held);
+            let second = spawned.recv().await.unwrap();
+            assert_eq!((first, second), (Exit::Exited(12), Exit::Returned), "found 1, then spawned");
+            1
+        }));
+        assert_eq!(status, 1);
+        let (node, child) = env.get_name("svc").expect("the spawned child is named");
+        assert!(node == 0 && child > 3 && env.get(child).is_some(), "{child}");
     }
 }

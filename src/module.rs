@@ -44,11 +44,33 @@ impl ModuleHandle {
     }
 }
 
+/// Wasm bytes one runtime may compile in all. wasmi never frees compiled
+/// code while its engine lives, so evicting a module nobody holds would not
+/// give its code back (and compiling it again would add a copy): instead
+/// the cache keeps every module and the total is bounded. Beyond it,
+/// `compile_module` fails with an error (the guest sees error status 1).
+pub const MAX_COMPILED_BYTES: usize = 512 << 20;
+
 /// Remembers compiled modules by content so identical bytes compile once.
-#[derive(Default)]
 pub(crate) struct ModuleCache {
     next_id: AtomicU64,
     by_hash: Mutex<HashMap<u64, Vec<ModuleHandle>>>,
+    /// Bytes handed to the compiler so far (failed compilations included:
+    /// they may leave code behind in the engine too).
+    compiled_bytes: std::sync::atomic::AtomicUsize,
+    /// [`MAX_COMPILED_BYTES`], or less in tests.
+    limit: usize,
+}
+
+impl Default for ModuleCache {
+    fn default() -> Self {
+        Self {
+            next_id: AtomicU64::new(0),
+            by_hash: Mutex::default(),
+            compiled_bytes: Default::default(),
+            limit: MAX_COMPILED_BYTES,
+        }
+    }
 }
 
 fn content_hash(bytes: &[u8]) -> u64 {
@@ -68,9 +90,21 @@ impl ModuleCache {
         if let Some(found) = self.lookup(hash, bytes) {
             return Ok(found);
         }
+        self.compiled_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |total| {
+                total.checked_add(bytes.len()).filter(|&total| total <= self.limit)
+            })
+            .map_err(|total| {
+                anyhow::anyhow!(
+                    "cannot compile {} more bytes: this runtime has compiled {total} bytes of \
+                     Wasm, the limit is {}",
+                    bytes.len(),
+                    self.limit
+                )
+            })?;
         // Compile outside the lock: it can take milliseconds.
         let module = compile(bytes)?;
-        let mut map = self.by_hash.lock().unwrap();
+        let mut map = self.map();
         let bucket = map.entry(hash).or_default();
         if let Some(found) = bucket.iter().find(|m| &*m.0.bytes == bytes) {
             return Ok(found.clone());
@@ -85,7 +119,41 @@ impl ModuleCache {
     }
 
     fn lookup(&self, hash: u64, bytes: &[u8]) -> Option<ModuleHandle> {
-        let map = self.by_hash.lock().unwrap();
+        let map = self.map();
         map.get(&hash)?.iter().find(|m| &*m.0.bytes == bytes).cloned()
+    }
+
+    /// The cache map; an insertion is one step, so a lock poisoned by a
+    /// panic elsewhere guards a consistent map.
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<ModuleHandle>>> {
+        self.by_hash.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Identical bytes compile once and cost nothing more; new bytes count
+    /// against the bound, failed compilations too, and beyond it nothing
+    /// more is compiled.
+    #[test]
+    fn the_cache_is_bounded_by_compiled_bytes() {
+        let engine = wasmi::Engine::default();
+        let cache = ModuleCache { limit: 80, ..ModuleCache::default() };
+        let compile = |bytes: &[u8]| wasmi::Module::new(&engine, bytes).map_err(anyhow::Error::from);
+        // Text is compiled too; 28 bytes each.
+        let one = b"(module (func (export \"a\")))";
+        let two = b"(module (func (export \"b\")))";
+        let a = cache.get_or_compile(one, compile).unwrap();
+        assert_eq!(cache.get_or_compile(one, |_| panic!("compiled twice")).unwrap().id(), a.id());
+        assert!(cache.get_or_compile(b"not wasm", compile).is_err());
+        cache.get_or_compile(two, compile).unwrap();
+        // 28 + 8 + 28 compiled so far: 28 more is past 80.
+        let three = b"(module (func (export \"c\")))";
+        let refused = cache.get_or_compile(three, |_| panic!("compiled past the bound")).unwrap_err();
+        assert!(refused.to_string().contains("the limit is 80"), "{refused}");
+        // What is cached is still there.
+        assert_eq!(cache.get_or_compile(one, |_| panic!("compiled twice")).unwrap().id(), a.id());
     }
 }

@@ -274,7 +274,7 @@ mod leaks {
             std::thread::sleep(Duration::from_millis(10));
         };
         eprintln!("debug-resources: live processes: {}", env.len());
-        eprintln!("debug-resources: registered names: {}", env.registry().len());
+        eprintln!("debug-resources: registered names: {}", env.registered_names());
         eprintln!("debug-resources: sockets and files opened since the start and still open: {}", leaked.len());
         for (fd, target) in leaked {
             eprintln!("debug-resources: open: fd {fd} -> {target}");

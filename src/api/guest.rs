@@ -104,6 +104,10 @@ pub(crate) fn read_u64(memory: &[u8], ptr: u32) -> Result<u64, Error> {
     Ok(u64::from_le_bytes(bytes(memory, ptr, 8)?.try_into().expect("8 bytes")))
 }
 
+/// Most live handles of one kind a process may hold (configs, modules,
+/// errors, timers, ...); creating one more traps.
+pub(crate) const MAX_TABLE_ENTRIES: usize = 65_536;
+
 /// A per-process table of host objects of one kind.
 ///
 /// IDs start at 0, grow by one per insertion and are never reused; an unknown
@@ -119,7 +123,18 @@ impl<T> Table<T> {
         Self { kind, next: 0, items: HashMap::new() }
     }
 
-    /// Stores `item` and returns its new ID.
+    /// Stores `item` and returns its new ID, unless the table already holds
+    /// [`MAX_TABLE_ENTRIES`] items: then the caller traps (a guest that
+    /// never drops what it creates cannot grow host memory without end).
+    pub(crate) fn try_add(&mut self, item: T) -> Result<u64, Error> {
+        if self.items.len() >= MAX_TABLE_ENTRIES {
+            let kind = self.kind;
+            bail_trap!("this process already holds {MAX_TABLE_ENTRIES} {kind} handles");
+        }
+        Ok(self.add(item))
+    }
+
+    /// Stores `item` and returns its new ID (unbounded: see [`Table::try_add`]).
     pub(crate) fn add(&mut self, item: T) -> u64 {
         let id = self.next;
         self.next += 1;
@@ -143,6 +158,11 @@ impl<T> Table<T> {
     /// Removes and returns the item if present, without trapping.
     pub(crate) fn take(&mut self, id: u64) -> Option<T> {
         self.items.remove(&id)
+    }
+
+    /// Number of items.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
     }
 
     /// Drops every item for which `keep` is false.

@@ -18,6 +18,7 @@ mod version;
 mod wasi_config;
 
 pub(crate) use guest::Table;
+pub(crate) use trap::{catch_too_deep, MAX_CATCH_DEPTH};
 
 use crate::engine::HostFunctions;
 use crate::module::ModuleHandle;
@@ -27,7 +28,7 @@ use crate::process::ProcessConfig;
 pub(crate) struct Resources {
     pub(crate) configs: Table<ProcessConfig>,
     pub(crate) modules: Table<ModuleHandle>,
-    pub(crate) timers: Table<timer::TimerEntry>,
+    pub(crate) timers: timer::Timers,
     pub(crate) errors: Table<anyhow::Error>,
     /// DNS iterators, sockets, listeners and streams.
     pub(crate) net: networking::NetResources,
@@ -38,7 +39,7 @@ impl Default for Resources {
         Self {
             configs: Table::new("config"),
             modules: Table::new("module"),
-            timers: Table::new("timer"),
+            timers: timer::Timers::default(),
             errors: Table::new("error"),
             net: networking::NetResources::default(),
         }
@@ -68,7 +69,7 @@ pub(crate) fn fail_with(
     ptr: u32,
     error: anyhow::Error,
 ) -> Result<i32, wasmi::Error> {
-    let id = state.resources.errors.add(error);
+    let id = state.resources.errors.try_add(error)?;
     guest::write_u64(memory, ptr, id)?;
     Ok(1)
 }

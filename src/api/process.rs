@@ -2,6 +2,7 @@
 
 use super::{fail_with, guest};
 use crate::engine::HostFunctions;
+use crate::environment::{RegistryError, Reserve};
 use crate::errors::{bail_trap, trap};
 use crate::process::{
     self, suspend, Link, Pending, ProcessConfig, ProcessState, Signal, SpawnOptions,
@@ -76,15 +77,20 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "environment_id", |c: Caller<'_, ProcessState>| c.data().env.id() as i64);
     host.func(M, "link", link);
     host.func(M, "unlink", unlink);
-    host.func(M, "monitor", |c: Caller<'_, ProcessState>, pid: i64| {
-        let state = c.data();
+    host.func(M, "monitor", |mut c: Caller<'_, ProcessState>, pid: i64| {
+        let state = c.data_mut();
         if let Some(target) = state.env.get(pid as u64) {
-            target.signal(Signal::Monitor { from: state.handle.clone() });
+            // Remembered so the monitor is withdrawn when this process ends
+            // (a target that already ended sends nothing and keeps nothing).
+            if target.signal(Signal::Monitor { from: state.handle.clone() }) {
+                state.monitoring.insert(target.id(), target);
+            }
         }
     });
-    host.func(M, "stop_monitoring", |c: Caller<'_, ProcessState>, pid: i64| {
-        let state = c.data();
-        if let Some(target) = state.env.get(pid as u64) {
+    host.func(M, "stop_monitoring", |mut c: Caller<'_, ProcessState>, pid: i64| {
+        let state = c.data_mut();
+        let target = state.monitoring.remove(&(pid as u64)).or_else(|| state.env.get(pid as u64));
+        if let Some(target) = target {
             target.signal(Signal::StopMonitoring { from: state.id() });
         }
     });
@@ -122,7 +128,7 @@ fn compile_module(
     let bytes = guest::bytes(memory, data_ptr as u32, data_len as u32)?;
     match state.runtime.compile(bytes) {
         Ok(module) => {
-            let id = state.resources.modules.add(module);
+            let id = state.resources.modules.try_add(module)?;
             guest::write_u64(memory, id_ptr as u32, id)?;
             Ok(0)
         }
@@ -130,18 +136,26 @@ fn compile_module(
     }
 }
 
-fn create_config(mut caller: Caller<'_, ProcessState>) -> i64 {
+fn create_config(mut caller: Caller<'_, ProcessState>) -> Result<i64, Error> {
     let state = caller.data_mut();
     if !state.config.can_create_configs {
-        return -1;
+        return Ok(-1);
     }
-    state.resources.configs.add(ProcessConfig::default()) as i64
+    Ok(state.resources.configs.try_add(ProcessConfig::default())? as i64)
 }
+
+/// Most parameters a Wasm function can have.
+const MAX_SPAWN_PARAMS: usize = 1_000;
 
 /// Decodes spawn parameters: 17-byte records of a type byte and a LE u128.
 pub(crate) fn decode_params(bytes: &[u8]) -> Result<Vec<Val>, Error> {
     if bytes.len() % 17 != 0 {
         bail_trap!("spawn parameters are {} bytes, not a multiple of 17", bytes.len());
+    }
+    // No Wasm function takes more (wasmparser's limit): refuse before
+    // decoding gigabytes of them.
+    if bytes.len() / 17 > MAX_SPAWN_PARAMS {
+        bail_trap!("{} spawn parameters, more than any function takes", bytes.len() / 17);
     }
     bytes
         .chunks_exact(17)
@@ -233,6 +247,21 @@ fn spawn(
     }
 }
 
+/// The arguments of `get_or_spawn` besides the name, kept for a retry when
+/// the call has to wait for another `get_or_spawn` of the same name.
+#[derive(Clone, Copy)]
+struct NamedSpawn {
+    link: i64,
+    config_id: i64,
+    module_id: i64,
+    func_ptr: i32,
+    func_len: i32,
+    params_ptr: i32,
+    params_len: i32,
+    node_id_ptr: i32,
+    id_ptr: i32,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn get_or_spawn(
     mut caller: Caller<'_, ProcessState>,
@@ -250,27 +279,88 @@ fn get_or_spawn(
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let name = guest::str(memory, name_ptr as u32, name_len as u32)?.to_string();
+    let args = NamedSpawn {
+        link, config_id, module_id, func_ptr, func_len, params_ptr, params_len, node_id_ptr, id_ptr,
+    };
     let env = state.env.clone();
-    // The registry stays locked so two callers cannot both spawn.
-    let mut registry = env.registry();
-    if let Some(&(node, process)) = registry.get(&name) {
-        guest::write_u64(memory, node_id_ptr as u32, node)?;
-        guest::write_u64(memory, id_ptr as u32, process)?;
-        return Ok(2);
-    }
+    let mut released = match named_spawn(memory, state, args, env.reserve_name(&name))? {
+        Ok(status) => return Ok(status),
+        Err(released) => released,
+    };
+    // Another process is spawning under this name: wait for it to finish
+    // (the registry is not locked meanwhile), then look again.
+    Err(suspend(
+        state,
+        Pending::Async(Box::pin(async move {
+            let reserve = loop {
+                let _ = released.recv().await;
+                match env.reserve_name(&name) {
+                    Ok(Reserve::Busy(next)) => released = next,
+                    other => break other,
+                }
+            };
+            process::completion(move |ctx| {
+                let (memory, state) = guest::memory_and_state(ctx)?;
+                match named_spawn(memory, state, args, reserve)? {
+                    Ok(status) => Ok(vec![Val::I32(status)]),
+                    Err(_) => Err(trap("get_or_spawn: the name is still being spawned")),
+                }
+            })
+        })),
+    ))
+}
+
+/// The body of `get_or_spawn` once the name was looked up: returns the
+/// status, or, if another `get_or_spawn` holds the name, what to wait on.
+/// The registry is never locked while the child is instantiated: its start
+/// section may use the registry.
+fn named_spawn(
+    memory: &mut [u8],
+    state: &mut ProcessState,
+    args: NamedSpawn,
+    reserve: Result<Reserve, RegistryError>,
+) -> Result<Result<i32, async_channel::Receiver<()>>, Error> {
+    let reservation = match reserve {
+        Ok(Reserve::Found(node, process)) => {
+            guest::write_u64(memory, args.node_id_ptr as u32, node)?;
+            guest::write_u64(memory, args.id_ptr as u32, process)?;
+            return Ok(Ok(2));
+        }
+        Ok(Reserve::Busy(released)) => {
+            if !state.initialized {
+                // A start section cannot wait.
+                bail_trap!("cannot spawn while the module is being initialized");
+            }
+            return Ok(Err(released));
+        }
+        Ok(Reserve::Reserved(reservation)) => reservation,
+        Err(error) => {
+            guest::write_u64(memory, args.node_id_ptr as u32, 0)?;
+            return fail_with(memory, state, args.id_ptr as u32, error.into()).map(Ok);
+        }
+    };
     let spawned = spawn_from_guest(
-        memory, state, link, config_id, module_id, func_ptr, func_len, params_ptr, params_len,
+        memory,
+        state,
+        args.link,
+        args.config_id,
+        args.module_id,
+        args.func_ptr,
+        args.func_len,
+        args.params_ptr,
+        args.params_len,
     )?;
-    guest::write_u64(memory, node_id_ptr as u32, 0)?;
     match spawned {
         Ok(child) => {
-            registry.insert(name, (0, child.id()));
-            guest::write_u64(memory, id_ptr as u32, child.id())?;
-            Ok(0)
+            reservation.fulfil(child.id());
+            guest::write_u64(memory, args.node_id_ptr as u32, 0)?;
+            guest::write_u64(memory, args.id_ptr as u32, child.id())?;
+            Ok(Ok(0))
         }
         Err(error) => {
-            drop(registry);
-            fail_with(memory, state, id_ptr as u32, error)
+            drop(reservation);
+            guest::write_u64(memory, args.node_id_ptr as u32, 0)?;
+            fail_with(memory, state, args.id_ptr as u32, error).map(Ok)
         }
     }
 }
@@ -296,7 +386,9 @@ fn link(mut caller: Caller<'_, ProcessState>, tag: i64, pid: i64) {
             state.links.insert(pid, Link { tag, handle: target });
         }
         // Linking to a process that does not exist is an immediate link failure.
-        None => state.handle.signal(Signal::LinkDied { from: pid, tag, failed: true }),
+        None => {
+            state.handle.signal(Signal::LinkDied { from: pid, tag, failed: true });
+        }
     }
 }
 

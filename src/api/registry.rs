@@ -1,7 +1,13 @@
 //! `lunatic::registry`: a name → (node, process) map shared by an environment.
+//!
+//! A name goes when the local process it names ends (see
+//! [`crate::environment::Environment::forget_process`]); names are at most
+//! [`crate::environment::MAX_NAME_LEN`] bytes, and an environment's registry
+//! holds at most [`crate::environment::MAX_REGISTRY_BYTES`].
 
 use super::guest;
 use crate::engine::HostFunctions;
+use crate::errors::trap;
 use crate::process::ProcessState;
 use wasmi::{Caller, Error};
 
@@ -11,6 +17,8 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func("lunatic::registry", "remove", remove);
 }
 
+/// Registers the name; a name over the length limit, or a full registry,
+/// traps (the call has no way to report an error).
 fn put(
     mut caller: Caller<'_, ProcessState>,
     name_ptr: i32,
@@ -20,8 +28,10 @@ fn put(
 ) -> Result<(), Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let name = guest::str(memory, name_ptr as u32, name_len as u32)?;
-    state.env.registry().insert(name.to_string(), (node_id as u64, process_id as u64));
-    Ok(())
+    state
+        .env
+        .put_name(state.id(), name, node_id as u64, process_id as u64)
+        .map_err(|e| trap(format_args!("registry::put: {e}")))
 }
 
 fn get(
@@ -33,7 +43,7 @@ fn get(
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let name = guest::str(memory, name_ptr as u32, name_len as u32)?;
-    let Some((node, process)) = state.env.registry().get(name).copied() else {
+    let Some((node, process)) = state.env.get_name(name) else {
         return Ok(1);
     };
     guest::write_u64(memory, node_id_ptr as u32, node)?;
@@ -44,6 +54,6 @@ fn get(
 fn remove(mut caller: Caller<'_, ProcessState>, name_ptr: i32, name_len: i32) -> Result<(), Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let name = guest::str(memory, name_ptr as u32, name_len as u32)?;
-    state.env.registry().remove(name);
+    state.env.remove_name(name);
     Ok(())
 }

@@ -177,6 +177,16 @@ async fn drive(
                 if error.downcast_ref::<Suspend>().is_some() {
                     let pending = store.data_mut().pending.take().expect("a suspend parks work");
                     match pending {
+                        Pending::Call { .. } if frames.len() > crate::api::MAX_CATCH_DEPTH => {
+                            // Each nested call holds a wasmi stack of its own:
+                            // bound them. The catching call traps (so an
+                            // enclosing catch sees a trap, as for wasmi's own
+                            // call-depth limit).
+                            let trap = crate::api::catch_too_deep();
+                            if let Err(exit) = unwind_or(&mut frames, trap) {
+                                break exit;
+                            }
+                        }
                         Pending::Call { func, params, results, on_trap } => {
                             frames.last_mut().unwrap().call = Some(Call::Waiting(invocation));
                             frames.push(Frame {
@@ -416,8 +426,11 @@ async fn wait(
                 let state = store.data_mut();
                 let handle = state.handle.clone();
                 let next = future::poll_fn(|cx| {
-                    if let Poll::Ready(done) = work.as_mut().poll(cx) {
-                        return Poll::Ready(Ok(done));
+                    // Host code too: a panic in it traps this process only.
+                    match crate::engine::contain(|| work.as_mut().poll(cx)) {
+                        Ok(Poll::Ready(done)) => return Poll::Ready(Ok(Ok(done))),
+                        Err(trap) => return Poll::Ready(Ok(Err(trap))),
+                        Ok(Poll::Pending) => {}
                     }
                     handle.poll_signals(cx).map(Err)
                 })
@@ -428,7 +441,9 @@ async fn wait(
                 }
             };
             store.data_mut().handle_queued_signals()?;
-            Ok(completion(&mut store.as_context_mut()))
+            Ok(completion.and_then(|completion| {
+                crate::engine::contain(|| completion(&mut store.as_context_mut()))?
+            }))
         }
         Pending::Receive { tags, deadline, mut skip } => {
             let runtime = store.data().runtime.clone();

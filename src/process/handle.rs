@@ -90,13 +90,14 @@ impl ProcessHandle {
 
     /// Queues a signal and wakes the process. Signals to an ended process
     /// that expect an answer (link, monitor) are answered right away.
-    pub(crate) fn signal(&self, signal: Signal) {
-        let mut queue = self.0.queue.lock().unwrap();
+    /// Returns whether the process was still running to take the signal.
+    pub(crate) fn signal(&self, signal: Signal) -> bool {
+        let mut queue = self.queue();
         if let Some(exit) = &queue.exit {
             let failed = exit.is_failure();
             drop(queue);
             answer_after_death(self.id(), signal, failed, false);
-            return;
+            return false;
         }
         queue.signals.push_back(signal);
         let waker = queue.waker.take();
@@ -104,11 +105,18 @@ impl ProcessHandle {
         if let Some(waker) = waker {
             waker.wake();
         }
+        true
+    }
+
+    /// The signal queue. Every update of it is a single step, so one that a
+    /// panic interrupted elsewhere left nothing half-done.
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.0.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Takes all queued signals, or registers `cx` to be woken by the next one.
     pub(crate) fn poll_signals(&self, cx: &mut Context<'_>) -> Poll<VecDeque<Signal>> {
-        let mut queue = self.0.queue.lock().unwrap();
+        let mut queue = self.queue();
         if queue.signals.is_empty() {
             match &queue.waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
@@ -122,13 +130,13 @@ impl ProcessHandle {
 
     /// Takes all queued signals without waiting.
     pub(crate) fn take_signals(&self) -> VecDeque<Signal> {
-        std::mem::take(&mut self.0.queue.lock().unwrap().signals)
+        std::mem::take(&mut self.queue().signals)
     }
 
     /// Marks the process as ended and answers the signals it never handled.
     pub(crate) fn close(&self, exit: &Exit) {
         let pending = {
-            let mut queue = self.0.queue.lock().unwrap();
+            let mut queue = self.queue();
             queue.exit = Some(exit.clone());
             queue.waker = None;
             std::mem::take(&mut queue.signals)

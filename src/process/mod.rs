@@ -117,10 +117,14 @@ pub(crate) fn prepare(
     let mut store = wasmi::Store::new(runtime.engine(), state);
     store.limiter(|state| &mut state.limits);
     store.set_fuel(START_FUEL).expect("fuel metering is always on");
-    let instance = runtime
-        .linker()
-        .instantiate_and_start(&mut store, module.wasmi())
-        .map_err(|e| anyhow::anyhow!(crate::errors::one_line(&e)))?;
+    let instance = match runtime.linker().instantiate_and_start(&mut store, module.wasmi()) {
+        Ok(instance) => instance,
+        Err(error) => {
+            let error = crate::errors::one_line(&error);
+            store.into_data().abandon(env, &Exit::Trapped(error.clone()));
+            anyhow::bail!(error);
+        }
+    };
     let memory = instance.get_memory(&store, "memory");
     {
         let state = store.data_mut();

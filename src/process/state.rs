@@ -40,6 +40,8 @@ pub(crate) struct ProcessState {
     pub(crate) links: HashMap<u64, Link>,
     /// Processes to tell when this one ends.
     pub(crate) monitors: HashMap<u64, ProcessHandle>,
+    /// Processes this one monitors, told to forget it when it ends.
+    pub(crate) monitoring: HashMap<u64, ProcessHandle>,
     pub(crate) die_when_link_dies: bool,
     /// Whether idle zero pages of linear memory were already given back.
     pub(crate) memory_compacted: bool,
@@ -86,6 +88,7 @@ impl ProcessState {
             mailbox,
             links: HashMap::new(),
             monitors: HashMap::new(),
+            monitoring: HashMap::new(),
             die_when_link_dies: true,
             memory_compacted: false,
             spawned: Vec::new(),
@@ -117,7 +120,12 @@ impl ProcessState {
     ) -> Result<(), Exit> {
         for signal in signals {
             match signal {
-                Signal::Message(message) => self.mailbox.push(message),
+                Signal::Message(message) => {
+                    if let Message::ProcessDied { process_id } = &message {
+                        self.monitoring.remove(process_id);
+                    }
+                    self.mailbox.push(message)
+                }
                 Signal::Kill => return Err(Exit::Killed),
                 Signal::Link { from, tag } => {
                     self.links.insert(from.id(), Link { tag, handle: from });
@@ -166,17 +174,38 @@ impl ProcessState {
         for (_, monitor) in self.monitors.drain() {
             monitor.send(Message::ProcessDied { process_id: handle.id() });
         }
+        for (_, target) in self.monitoring.drain() {
+            target.signal(Signal::StopMonitoring { from: handle.id() });
+        }
+        // Its names go with it (after the log line above used them).
+        env.forget_process(handle.id());
         // Resources (sockets, modules, messages) are released with `self`.
         self.resources = Resources::default();
     }
 }
 
+impl ProcessState {
+    /// Undoes what a start section did before instantiation failed (the
+    /// process never ran as far as anyone else knows): links and monitors
+    /// it placed are withdrawn and names it registered are removed.
+    pub(crate) fn abandon(mut self, env: &Environment, exit: &Exit) {
+        let id = self.id();
+        self.handle.close(exit);
+        for (_, link) in self.links.drain() {
+            link.handle.signal(Signal::Unlink { from: id });
+        }
+        for (_, target) in self.monitoring.drain() {
+            target.signal(Signal::StopMonitoring { from: id });
+        }
+        env.forget_process(id);
+    }
+}
+
 fn log_failure(env: &Environment, id: u64, exit: &Exit, links: usize) {
     let names: Vec<String> = env
-        .registry()
+        .names_of(id)
         .iter()
-        .filter(|(_, &(node, pid))| node == 0 && pid == id)
-        .map(|(name, _)| format!("'{}'", name.rsplit('/').next().unwrap_or(name)))
+        .map(|name| format!("'{}'", name.rsplit('/').next().unwrap_or(name)))
         .collect();
     let who = if names.is_empty() { id.to_string() } else { names.join(" / ") };
     let (verb, reason) = match exit {

@@ -109,7 +109,8 @@ impl Inner {
             let step = self.state.lock().unwrap().steps;
             let waited = hook.step_start(step);
             if !waited.is_zero() {
-                self.state.lock().unwrap().now += waited;
+                let mut state = self.state.lock().unwrap();
+                state.now = state.now.saturating_add(waited);
             }
         }
         let mut state = self.state.lock().unwrap();
@@ -184,7 +185,9 @@ impl Scheduler for Deterministic {
     }
 
     fn wall_clock(&self) -> Duration {
-        EPOCH + self.now()
+        // Guests can push virtual time to `Duration::MAX` (sleeping for
+        // `u64::MAX` ms, repeatedly): saturate rather than overflow.
+        EPOCH.saturating_add(self.now())
     }
 
     fn fill_random(&self, buf: &mut [u8]) -> std::io::Result<()> {
@@ -195,7 +198,7 @@ impl Scheduler for Deterministic {
     fn next_slice(&self, base: u64) -> u64 {
         // Vary slice lengths so different seeds preempt at different points.
         let base = base.max(2);
-        self.inner.state.lock().unwrap().scheduling.u64(base / 2..=base + base / 2)
+        self.inner.state.lock().unwrap().scheduling.u64(base / 2..=base.saturating_add(base / 2))
     }
 
     fn inline_blocking(&self) -> bool {
@@ -214,7 +217,7 @@ impl Scheduler for Deterministic {
         // Time passes with work, so a process that never blocks cannot
         // freeze the clock for everyone else.
         let mut state = self.inner.state.lock().unwrap();
-        state.now += Duration::from_nanos(fuel.saturating_mul(NANOS_PER_FUEL));
+        state.now = state.now.saturating_add(Duration::from_nanos(fuel.saturating_mul(NANOS_PER_FUEL)));
     }
 
     fn block_on(&self, main: BoxFuture<i32>) -> i32 {
@@ -251,7 +254,7 @@ impl Scheduler for Deterministic {
                     let elapsed = started.elapsed().min(limit);
                     let steps = {
                         let mut state = self.inner.state.lock().unwrap();
-                        state.now += elapsed;
+                        state.now = state.now.saturating_add(elapsed);
                         state.steps
                     };
                     if let Some(hook) = &hook {
@@ -329,6 +332,23 @@ mod tests {
         assert_eq!(scheduler.now(), Duration::from_secs(1));
         let log = log.lock().unwrap().clone();
         log
+    }
+
+    /// Sleeping `u64::MAX` ms over and over drives virtual time to its
+    /// end, where it stays: reading the clocks and charging fuel saturate
+    /// instead of panicking.
+    #[test]
+    fn virtual_time_saturates() {
+        let scheduler = Arc::new(Deterministic::new(1));
+        let inner = scheduler.clone();
+        let status = scheduler.block_on(Box::pin(async move {
+            for _ in 0..1_100 {
+                super::super::sleep(&*inner, Duration::from_millis(u64::MAX)).await;
+            }
+            inner.fuel_consumed(u64::MAX);
+            (inner.now() == Duration::MAX && inner.wall_clock() == Duration::MAX) as i32
+        }));
+        assert_eq!(status, 1);
     }
 
     #[test]

@@ -33,9 +33,14 @@ impl Scheduler for Threaded {
     }
 
     fn sleep_until(&self, deadline: Duration) -> BoxFuture<()> {
-        let at = self.start + deadline;
+        // A deadline past what `Instant` can hold (a guest sleeping for
+        // `u64::MAX` ms) never comes: wait for ever instead of overflowing.
+        let at = self.start.checked_add(deadline);
         Box::pin(async move {
-            async_io::Timer::at(at).await;
+            match at {
+                Some(at) => drop(async_io::Timer::at(at).await),
+                None => std::future::pending::<()>().await,
+            }
         })
     }
 
