@@ -41,7 +41,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "take_module", |mut c: Caller<'_, ProcessState>, index: i64| {
         let state = c.data_mut();
         match take_resource(state, index)? {
-            Resource::Module(module) => Ok(state.resources.modules.add(module) as i64),
+            Resource::Module(module) => Ok(state.resources.modules.try_add(module)? as i64),
             other => Err(wrong_kind("module", &other)),
         }
     });
@@ -56,7 +56,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "take_tcp_stream", |mut c: Caller<'_, ProcessState>, index: i64| -> Result<i64, Error> {
         let state = c.data_mut();
         match take_resource(state, index)? {
-            Resource::TcpStream(stream) => Ok(state.resources.net.tcp_streams.add(stream) as i64),
+            Resource::TcpStream(stream) => Ok(state.resources.net.tcp_streams.try_add(stream)? as i64),
             other => Err(wrong_kind("TCP stream", &other)),
         }
     });
@@ -69,7 +69,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "take_tls_stream", |mut c: Caller<'_, ProcessState>, index: i64| -> Result<i64, Error> {
         let state = c.data_mut();
         match take_resource(state, index)? {
-            Resource::TlsStream(stream) => Ok(state.resources.net.tls_streams.add(stream) as i64),
+            Resource::TlsStream(stream) => Ok(state.resources.net.tls_streams.try_add(stream)? as i64),
             other => Err(wrong_kind("TLS stream", &other)),
         }
     });
@@ -82,7 +82,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "take_udp_socket", |mut c: Caller<'_, ProcessState>, index: i64| -> Result<i64, Error> {
         let state = c.data_mut();
         match take_resource(state, index)? {
-            Resource::UdpSocket(socket) => Ok(state.resources.net.udp_sockets.add(socket) as i64),
+            Resource::UdpSocket(socket) => Ok(state.resources.net.udp_sockets.try_add(socket)? as i64),
             other => Err(wrong_kind("UDP socket", &other)),
         }
     });

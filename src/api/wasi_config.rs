@@ -12,6 +12,30 @@ use wasmi::{Caller, Error};
 
 const M: &str = "lunatic::wasi";
 
+/// Bytes of arguments and environment one config may carry (each string
+/// counted with a terminating NUL, as WASI hands them to the child): the
+/// strings live on the host until the config is dropped, outside the
+/// creator's `max_memory`. Linux's own limit for a program's arguments and
+/// environment is of the same order (2 MiB).
+const MAX_CONFIG_ARGS_ENV_BYTES: usize = 1 << 20;
+
+/// Arguments plus environment variables one config may carry (which also
+/// keeps the byte count below cheap to take).
+const MAX_CONFIG_STRINGS: usize = 16_384;
+
+/// Traps unless `config` has room for one more string of `extra` bytes.
+fn room_for_strings(config: &crate::process::ProcessConfig, extra: usize) -> Result<(), Error> {
+    if config.args.len() + config.envs.len() >= MAX_CONFIG_STRINGS {
+        bail_trap!("a config carries at most {MAX_CONFIG_STRINGS} arguments and environment variables");
+    }
+    let held: usize = config.args.iter().map(|a| a.len() + 1).sum::<usize>()
+        + config.envs.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>();
+    if held.saturating_add(extra) > MAX_CONFIG_ARGS_ENV_BYTES {
+        bail_trap!("a config carries at most {MAX_CONFIG_ARGS_ENV_BYTES} bytes of arguments and environment");
+    }
+    Ok(())
+}
+
 pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "config_add_environment_variable", add_env);
     host.func(M, "config_add_command_line_argument", add_arg);
@@ -29,7 +53,9 @@ fn add_env(
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let key = guest::str(memory, key_ptr as u32, key_len as u32)?.to_string();
     let value = guest::str(memory, value_ptr as u32, value_len as u32)?.to_string();
-    state.resources.configs.get_mut(config_id as u64)?.envs.push((key, value));
+    let config = state.resources.configs.get_mut(config_id as u64)?;
+    room_for_strings(config, key.len() + value.len() + 2)?;
+    config.envs.push((key, value));
     Ok(())
 }
 
@@ -41,7 +67,9 @@ fn add_arg(
 ) -> Result<(), Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let arg = guest::str(memory, ptr as u32, len as u32)?.to_string();
-    state.resources.configs.get_mut(config_id as u64)?.args.push(arg);
+    let config = state.resources.configs.get_mut(config_id as u64)?;
+    room_for_strings(config, arg.len() + 1)?;
+    config.args.push(arg);
     Ok(())
 }
 

@@ -224,17 +224,21 @@ mod tests {
 
     #[test]
     fn configs_are_capped_by_their_creator() {
-        let mut creator = ProcessConfig::default();
-        creator.max_memory = 8 << 20;
-        creator.max_fuel = Some(100);
-        creator.can_create_configs = true;
-        creator.can_spawn_processes = true;
-        creator.max_message_size = 1 << 10;
-        creator.max_mailbox_size = 1 << 16;
-        let mut asked = ProcessConfig::default();
-        asked.can_compile_modules = true;
-        asked.can_spawn_processes = true;
-        asked.args = vec!["free".into()];
+        let creator = ProcessConfig {
+            max_memory: 8 << 20,
+            max_fuel: Some(100),
+            can_create_configs: true,
+            can_spawn_processes: true,
+            max_message_size: 1 << 10,
+            max_mailbox_size: 1 << 16,
+            ..ProcessConfig::default()
+        };
+        let mut asked = ProcessConfig {
+            can_compile_modules: true,
+            can_spawn_processes: true,
+            args: vec!["free".into()],
+            ..ProcessConfig::default()
+        };
         let got = asked.clone().capped_by(&creator);
         assert_eq!(got.max_memory, 8 << 20);
         assert_eq!(got.max_fuel, Some(100));
@@ -248,9 +252,8 @@ mod tests {
         assert_eq!((got.max_memory, got.max_fuel), (1 << 20, Some(5)));
         // An unlimited creator passes any limit on.
         let root = ProcessConfig::root(Vec::new(), Vec::new());
-        let mut asked = ProcessConfig::default();
-        asked.max_fuel = Some(7);
-        asked.can_compile_modules = true;
+        let asked =
+            ProcessConfig { max_fuel: Some(7), can_compile_modules: true, ..ProcessConfig::default() };
         let got = asked.capped_by(&root);
         assert_eq!(got.max_fuel, Some(7));
         assert!(got.can_compile_modules);

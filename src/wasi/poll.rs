@@ -15,6 +15,7 @@ use crate::engine::HostFunctions;
 use crate::process::{completion, suspend, Pending, ProcessState};
 use futures_lite::future;
 use std::io::BufRead;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use wasmi::{Caller, Val};
 
@@ -175,7 +176,7 @@ fn poll_oneoff(
             let timer = earliest.map(|deadline| scheduler.sleep_until(deadline));
             let call = crate::replay::Call::new("poll_oneoff_stdin")
                 .arg(earliest.map(|deadline| deadline.saturating_sub(now)));
-            let op = blocking::unblock(stdin_ready);
+            let op = stdin_watch();
             let clock = scheduler.clone();
             let wait = world.external(state, call, timer, op, move |woke| finish(woke, clock.now()));
             return Err(Fail::Trap(wait));
@@ -193,12 +194,77 @@ fn poll_oneoff(
             if !watch_stdin {
                 return future::pending().await;
             }
-            Some(crate::scheduler::unblock(&*scheduler, stdin_ready).await)
+            if scheduler.inline_blocking() {
+                Some(stdin_ready())
+            } else {
+                Some(stdin_watch().await)
+            }
         };
         let woke = future::or(timer, input).await;
         finish(woke, scheduler.now())
     }));
     Err(Fail::Trap(suspend(state, pending)))
+}
+
+/// Waits until stdin has input, through one watcher thread shared by every
+/// poll of the runtime. A poll whose timer wins cannot stop a thread blocked
+/// in `read` on stdin; with a thread per poll, a guest polling stdin with a
+/// short timeout in a loop would leave one blocked thread (holding the stdin
+/// lock) behind per call. Shared, there is at most one, and a later poll
+/// joins it instead of starting another.
+fn stdin_watch() -> impl std::future::Future<Output = std::io::Result<usize>> + Send + 'static {
+    static WATCH: OnceLock<StdinWatch> = OnceLock::new();
+    let watch = WATCH.get_or_init(StdinWatch::default);
+    let (listener, seen) = {
+        let mut state = watch.state.lock().unwrap_or_else(|e| e.into_inner());
+        // Listen before starting the thread, so its notification is not missed.
+        let listener = watch.done.listen();
+        if !state.running {
+            state.running = true;
+            blocking::unblock(move || {
+                let result = stdin_ready().map_err(|e| (e.kind(), e.to_string()));
+                let mut state = watch.state.lock().unwrap_or_else(|e| e.into_inner());
+                state.running = false;
+                state.generation = state.generation.wrapping_add(1);
+                state.last = Some(result);
+                drop(state);
+                watch.done.notify(usize::MAX);
+            })
+            .detach();
+        }
+        (listener, state.generation)
+    };
+    async move {
+        let mut listener = Some(listener);
+        loop {
+            if let Some(listener) = listener.take() {
+                listener.await;
+            }
+            let state = watch.state.lock().unwrap_or_else(|e| e.into_inner());
+            if state.generation != seen {
+                if let Some(last) = &state.last {
+                    return last.clone().map_err(|(kind, text)| std::io::Error::new(kind, text));
+                }
+            }
+            listener = Some(watch.done.listen());
+        }
+    }
+}
+
+/// The shared stdin watcher: whether its thread runs, and what the last run
+/// found (counted by `generation`, so a waiter takes only a result that
+/// arrived after it started waiting).
+#[derive(Default)]
+struct StdinWatch {
+    state: Mutex<StdinWatchState>,
+    done: event_listener::Event,
+}
+
+#[derive(Default)]
+struct StdinWatchState {
+    running: bool,
+    generation: u64,
+    last: Option<Result<usize, (std::io::ErrorKind, String)>>,
 }
 
 /// Waits until stdin has buffered input (or is at its end) without

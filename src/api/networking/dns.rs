@@ -72,7 +72,7 @@ fn resolve(
                     TIMEOUT
                 }
                 Some(Ok(addrs)) => {
-                    Outcome::Done(super::add_addrs(state, addrs)).write(memory, state, id_ptr)?
+                    Outcome::Done(super::add_addrs(state, addrs)?).write(memory, state, id_ptr)?
                 }
                 Some(Err(e)) => Outcome::Failed(e.into()).write(memory, state, id_ptr)?,
             };

@@ -376,9 +376,11 @@ fn host_name(memory: &[u8], ptr: u32, len: u32) -> Result<std::io::Result<String
     Ok(Ok(guest::str(memory, ptr, len)?.to_string()))
 }
 
-/// Stores a DNS iterator holding `addrs` and returns its ID.
-fn add_addrs(state: &mut ProcessState, addrs: impl IntoIterator<Item = SocketAddr>) -> u64 {
-    state.resources.net.dns.add(dns::DnsIterator::new(addrs))
+/// Stores a DNS iterator holding `addrs` and returns its ID; traps when the
+/// process already holds the most a table may (iterators hold no socket, so
+/// nothing else bounds them).
+fn add_addrs(state: &mut ProcessState, addrs: impl IntoIterator<Item = SocketAddr>) -> Result<u64, Error> {
+    state.resources.net.dns.try_add(dns::DnsIterator::new(addrs))
 }
 
 /// Reports a socket's own or peer address as a one-element DNS iterator
@@ -390,7 +392,11 @@ fn report_addr(
     addr: std::io::Result<SocketAddr>,
 ) -> Result<i32, Error> {
     check_out(memory, id_ptr, 8)?;
-    Outcome::from_io(Some(addr), |addr| add_addrs(state, [addr])).write(memory, state, id_ptr)
+    let id = match addr {
+        Ok(addr) => Ok(add_addrs(state, [addr])?),
+        Err(e) => Err(e),
+    };
+    Outcome::from_io(Some(id), |id| id).write(memory, state, id_ptr)
 }
 
 /// The completion of `tcp_accept` and `tls_accept`: status 0 with the new
@@ -407,7 +413,7 @@ fn report_accepted<S: Send + 'static>(
         let status = match accepted {
             Ok((stream, peer)) => {
                 let stream_id = add(state, stream);
-                let peer_id = add_addrs(state, [peer]);
+                let peer_id = add_addrs(state, [peer])?;
                 guest::write_u64(memory, id_ptr, stream_id)?;
                 guest::write_u64(memory, peer_ptr, peer_id)?;
                 0

@@ -78,7 +78,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
         |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
             let streams = &mut c.data_mut().resources.net.tcp_streams;
             let clone = streams.get(id as u64)?.clone();
-            Ok(streams.add(clone) as i64)
+            Ok(streams.try_add(clone)? as i64)
         },
     );
     host.func(M, "tcp_write_vectored", tcp_write_vectored);

@@ -38,7 +38,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
         |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
             let sockets = &mut c.data_mut().resources.net.udp_sockets;
             let clone = sockets.get(id as u64)?.clone();
-            Ok(sockets.add(clone) as i64)
+            Ok(sockets.try_add(clone)? as i64)
         },
     );
     // Socket options: an OS error traps (abi.md §2.9).
@@ -219,7 +219,7 @@ fn udp_receive_from(
                 Ok((buf, peer)) => {
                     let n = buf.len();
                     guest::write(memory, buf_ptr, &buf)?;
-                    let peer_id = super::add_addrs(state, [peer]);
+                    let peer_id = super::add_addrs(state, [peer])?;
                     guest::write_u64(memory, peer_ptr, peer_id)?;
                     guest::write_u64(memory, out_ptr, n as u64)?;
                     0
