@@ -1,0 +1,311 @@
+//! Running one batch root under the `lunatic` binary and judging the result:
+//! a runtime panic message, death by a signal, an unexpected exit status, no
+//! progress for too long (hang), or resident memory past the bound.
+
+use crate::gen::{self, Entry};
+use crate::host::HostTable;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Something the runtime must never do.
+#[derive(Clone, Debug)]
+pub enum Finding {
+    /// A Rust panic (or other fatal runtime message) in the runtime's output.
+    Panic(String),
+    /// Killed by a signal we did not send.
+    Signal(i32),
+    /// An exit status other than 0 (root finished) or 101 (root failed).
+    Exit(i32, String),
+    /// No progress for the hang limit.
+    Hang,
+    /// Resident memory past the bound (KiB when killed).
+    Memory(u64),
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::Panic(s) => write!(f, "runtime panic: {s}"),
+            Finding::Signal(s) => write!(f, "runtime died by signal {s}{}", if *s == libc::SIGABRT { " (SIGABRT, abort)" } else { "" }),
+            Finding::Exit(c, s) => write!(f, "runtime exit status {c}: {s}"),
+            Finding::Hang => write!(f, "hang: no progress within the limit"),
+            Finding::Memory(k) => write!(f, "host memory: RSS reached {} MiB", k / 1024),
+        }
+    }
+}
+
+impl Finding {
+    /// What makes two findings the same bug (for de-duplication).
+    pub fn key(&self) -> String {
+        match self {
+            Finding::Panic(s) => {
+                let loc = s.split("panicked at ").nth(1).unwrap_or(s);
+                format!("panic {}", loc.split_whitespace().next().unwrap_or(""))
+            }
+            Finding::Signal(s) => format!("signal {s}"),
+            Finding::Exit(c, _) => format!("exit {c}"),
+            Finding::Hang => "hang".into(),
+            Finding::Memory(_) => "memory".into(),
+        }
+    }
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Finding::Panic(_) => "panic",
+            Finding::Signal(_) => "signal",
+            Finding::Exit(..) => "exit",
+            Finding::Hang => "hang",
+            Finding::Memory(_) => "memory",
+        }
+    }
+}
+
+/// How one runtime invocation went.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Children the root saw to their end.
+    pub markers: usize,
+    /// The root wrote its end marker.
+    pub ended: bool,
+    pub finding: Option<Finding>,
+    pub peak_rss_kib: u64,
+    /// The last part of the runtime's output.
+    pub tail: String,
+}
+
+pub struct Runner {
+    pub lunatic: PathBuf,
+    pub mem_limit_kib: u64,
+    pub hang: Duration,
+}
+
+/// A fresh base directory (0755) for work dirs, probes and the corpus.
+pub fn make_base() -> Result<PathBuf, String> {
+    let base = std::env::temp_dir().join(format!("lunatic-fuzz-{}-{}", std::process::id(), fastrand::u32(..)));
+    std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
+    set_mode(&base, 0o755);
+    Ok(base)
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+}
+
+/// Copies the runtime next to the work dirs (the unprivileged user that runs
+/// it must reach it; and a rebuild during the run does not change it).
+pub fn install_binary(lunatic: &Path, base: &Path) -> Result<PathBuf, String> {
+    let to = base.join("lunatic");
+    std::fs::copy(lunatic, &to).map_err(|e| format!("cannot copy the runtime {}: {e}", lunatic.display()))?;
+    set_mode(&to, 0o755);
+    Ok(to)
+}
+
+/// Work dir of worker `w`: the runtime's cwd (its preopened `.`).
+pub fn workdir(base: &Path, w: usize) -> Result<PathBuf, String> {
+    let d = base.join(format!("w{w}"));
+    std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
+    set_mode(&d, 0o777);
+    Ok(d)
+}
+
+fn reset(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                let _ = std::fs::remove_dir_all(&p);
+            } else {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+    }
+    let sb = dir.join("fz-sandbox");
+    let _ = std::fs::create_dir_all(&sb);
+    set_mode(&sb, 0o777);
+}
+
+fn rss_kib(pid: i32) -> u64 {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return 0 };
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What a reader thread saw in one output stream.
+#[derive(Default)]
+struct Seen {
+    fatal: Vec<String>,
+    ended: bool,
+    tail: Vec<u8>,
+}
+
+fn reader(mut r: impl Read, marker: String, count: Arc<AtomicUsize>, seen: Arc<Mutex<Seen>>) {
+    let end = format!("@@{marker}-END@@");
+    let mark = format!("@@{marker}@@");
+    let mut line: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let mut take_next = false;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut s = seen.lock().unwrap();
+        s.tail.extend_from_slice(&buf[..n]);
+        if s.tail.len() > 16384 {
+            let cut = s.tail.len() - 8192;
+            s.tail.drain(..cut);
+        }
+        for &b in &buf[..n] {
+            if b != b'\n' {
+                if line.len() < 4096 {
+                    line.push(b);
+                }
+                continue;
+            }
+            let l = String::from_utf8_lossy(&line).into_owned();
+            if take_next {
+                if let Some(last) = s.fatal.last_mut() {
+                    last.push_str(" / ");
+                    last.push_str(l.trim());
+                }
+                take_next = false;
+            }
+            if l.contains(&mark) {
+                count.fetch_add(l.matches(&mark).count(), Ordering::Relaxed);
+            }
+            if l.contains(&end) {
+                s.ended = true;
+            }
+            // Messages of the Rust runtime: a panic, an abort, a stack overflow, a
+            // failed allocation; and the executor's note about a panicked task.
+            let fatal = ["panicked at", "a task panicked", "fatal runtime error", "has overflowed its stack", "memory allocation of"];
+            if fatal.iter().any(|p| l.contains(p)) && s.fatal.len() < 20 {
+                s.fatal.push(l.trim().chars().take(400).collect());
+                take_next = l.contains("panicked at") && l.trim_end().ends_with(':');
+            }
+            line.clear();
+        }
+    }
+}
+
+impl Runner {
+    /// Runs a batch root over `entries` in `dir`, threaded or `--deterministic=seed`.
+    pub fn run_batch(&self, host: &HostTable, entries: &[&Entry], det: Option<u64>, dir: &Path) -> Result<Outcome, String> {
+        let marker = format!("FZ{:016x}", fastrand::u64(..));
+        let owned: Vec<Entry> = entries.iter().map(|e| Entry { bytes: e.bytes.clone(), depth: e.depth }).collect();
+        let root = gen::encode_root(host, &owned, &marker, 5, 20)?;
+        reset(dir);
+        let file = dir.join("root.wasm");
+        std::fs::write(&file, &root).map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(&self.lunatic);
+        cmd.arg("run");
+        if let Some(s) = det {
+            cmd.arg(format!("--deterministic={s}"));
+        }
+        cmd.arg("root.wasm")
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("RUST_LOG", "error")
+            .env_remove("RUST_BACKTRACE");
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setpgid(0, 0);
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                let core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                libc::setrlimit(libc::RLIMIT_CORE, &core);
+                // As root, run the guest's runtime as nobody: a sandbox escape
+                // (a bug to find, not to suffer) then cannot write the system.
+                if libc::geteuid() == 0 {
+                    if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", self.lunatic.display()))?;
+        let pid = child.id() as i32;
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen_out = Arc::new(Mutex::new(Seen::default()));
+        let seen_err = Arc::new(Mutex::new(Seen::default()));
+        let r1 = {
+            let (o, m, c, s) = (child.stdout.take().unwrap(), marker.clone(), count.clone(), seen_out.clone());
+            std::thread::spawn(move || reader(o, m, c, s))
+        };
+        let r2 = {
+            let (o, m, c, s) = (child.stderr.take().unwrap(), marker.clone(), count.clone(), seen_err.clone());
+            std::thread::spawn(move || reader(o, m, c, s))
+        };
+        let mut last_progress = Instant::now();
+        let mut last_count = 0;
+        let mut peak = 0;
+        let mut killed: Option<Finding> = None;
+        let mut status: libc::c_int = 0;
+        // SAFETY: a zeroed rusage is a valid out-parameter.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: waiting for our own child with valid out-pointers.
+            let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
+            if r == pid {
+                break;
+            }
+            if r < 0 {
+                return Err(format!("wait4: {}", std::io::Error::last_os_error()));
+            }
+            let rss = rss_kib(pid);
+            peak = peak.max(rss);
+            let c = count.load(Ordering::Relaxed);
+            if c != last_count {
+                last_count = c;
+                last_progress = Instant::now();
+            }
+            if killed.is_none() {
+                if rss > self.mem_limit_kib {
+                    killed = Some(Finding::Memory(rss));
+                } else if last_progress.elapsed() > self.hang {
+                    killed = Some(Finding::Hang);
+                }
+                if killed.is_some() {
+                    // SAFETY: signalling our own child's process group.
+                    unsafe { libc::kill(-pid, libc::SIGKILL) };
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: the group may hold nothing any more; harmless then.
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+        drop(child);
+        let _ = r1.join();
+        let _ = r2.join();
+        peak = peak.max(ru.ru_maxrss as u64);
+        let (so, se) = (seen_out.lock().unwrap(), seen_err.lock().unwrap());
+        let mut tail = String::from_utf8_lossy(&se.tail).into_owned();
+        tail.push_str("\n--- stdout ---\n");
+        tail.push_str(&String::from_utf8_lossy(&so.tail));
+        let fatal: Vec<String> = se.fatal.iter().chain(&so.fatal).cloned().collect();
+        let finding = if let Some(k) = killed {
+            Some(k)
+        } else if let Some(first) = fatal.first() {
+            Some(Finding::Panic(first.clone()))
+        } else if libc::WIFSIGNALED(status) {
+            Some(Finding::Signal(libc::WTERMSIG(status)))
+        } else if libc::WIFEXITED(status) && ![0, 101].contains(&libc::WEXITSTATUS(status)) {
+            let last = String::from_utf8_lossy(&se.tail).lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").chars().take(300).collect();
+            Some(Finding::Exit(libc::WEXITSTATUS(status), last))
+        } else {
+            None
+        };
+        Ok(Outcome { markers: count.load(Ordering::Relaxed), ended: se.ended || so.ended, finding, peak_rss_kib: peak, tail })
+    }
+}
