@@ -152,6 +152,12 @@ pub struct Gen<'a> {
     pub aims: &'a Aims,
     data: Data,
     level: u32,
+    /// Nested modules generated so far (modules in children's data).
+    pub nested: u64,
+    /// Generating the block without recursion: no catch, no guarded parts.
+    in_block: bool,
+    /// Generating a start section.
+    in_start: bool,
 }
 
 fn p_id(kind: u8, v: u128) -> [u8; 17] {
@@ -163,7 +169,7 @@ fn p_id(kind: u8, v: u128) -> [u8; 17] {
 
 impl<'a> Gen<'a> {
     pub fn new(host: &'a HostTable, seed: u64, aims: &'a Aims) -> Self {
-        Self { host, rng: fastrand::Rng::with_seed(seed), aims, data: Data::default(), level: 2 }
+        Self { host, rng: fastrand::Rng::with_seed(seed), aims, data: Data::default(), level: 2, nested: 0, in_block: false, in_start: false }
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -197,6 +203,7 @@ impl<'a> Gen<'a> {
         self.level = level;
         let inner = if level > 0 && self.chance(0.8) {
             let c = self.child_at(level - 1);
+            self.nested += 1;
             Some(encode_child(self.host, &c))
         } else {
             None
@@ -219,7 +226,12 @@ impl<'a> Gen<'a> {
             None
         };
         let nb = self.rng.usize(0..6);
+        // The block is what table function 3 runs inside a catch: when
+        // recursion is not aimed at, it must not catch again (that recursion
+        // would have no end).
+        self.in_block = !self.aims.catch_recursion;
         let block_ops = self.ops(nb, false);
+        self.in_block = false;
         let needed = (DATA as usize + self.data.bytes.len()).div_ceil(65536) as u32;
         let mem_min = if self.chance(0.05) { needed + self.rng.u32(0..4) } else { needed };
         let mem_max = if self.chance(0.1) { Some(mem_min + self.rng.u32(0..3)) } else { None };
@@ -477,8 +489,9 @@ impl<'a> Gen<'a> {
 
     fn ops(&mut self, n: usize, in_start: bool) -> Vec<Op> {
         let mut ops = Vec::new();
+        self.in_start = in_start;
         for _ in 0..n {
-            if !in_start && self.chance(0.9) {
+            if !in_start && !self.in_block && self.chance(0.9) {
                 let mut inner = Vec::new();
                 self.recipe(&mut inner, false);
                 ops.push(Op::Guarded(inner));
@@ -489,6 +502,7 @@ impl<'a> Gen<'a> {
         if !in_start && self.chance(0.03) {
             ops.push(Op::Trap);
         }
+        self.in_start = false;
         ops
     }
 
@@ -553,6 +567,7 @@ impl<'a> Gen<'a> {
             }
             ("wasi_snapshot_preview1", n) if n.starts_with("path_") || n == "proc_exit" || n == "poll_oneoff" => self.wasi(ops),
             ("lunatic::wasi", "config_preopen_dir") => self.config(ops),
+            ("lunatic::registry", _) if self.in_start && !self.aims.start_registry => {}
             _ => {
                 let args = self.generic_args(f);
                 let store = Some(self.slot()).filter(|_| self.chance(0.5));
@@ -774,7 +789,11 @@ impl<'a> Gen<'a> {
     }
 
     fn catch(&mut self, ops: &mut Vec<Op>) {
-        let f = self.pick(&[0, 1, 2, 3, 4, 4, 3, 5, -1, 1000]);
+        if self.in_block {
+            return;
+        }
+        // 5 is the first guarded part: a part that catches itself recurses without end.
+        let f = if self.aims.catch_recursion { self.pick(&[0, 1, 2, 3, 4, 4, 3, 5, -1, 1000]) } else { self.pick(&[0, 1, 2, 3, 4, 4, 3, -1, 1000]) };
         let p = if f == 2 {
             // Table function 2 recurses p times (or without end in recursion children).
             Arg::I32(self.rng.i32(0..48))
@@ -965,6 +984,14 @@ impl<'a> Gen<'a> {
                 let (pp, pl) = self.data_ref(k);
                 let (o, o2) = (self.ptr(), self.len());
                 match self.rng.u32(0..2) {
+                    _ if self.chance(0.2) => {
+                        // Times on a sandbox path (or a hostile one: it may only fail).
+                        let fl = Arg::I32(self.pick(&[0, 1]));
+                        let (t1, t2, fst) = (self.id(), self.id(), Arg::I32(self.pick(&[0, 1, 2, 4, 8, 15])));
+                        let k = self.pick(&[Kind::SafePath, Kind::Path]);
+                        let (pp, pl) = self.data_ref(k);
+                        ops.extend(self.call(w, "path_filestat_set_times", vec![d, fl, pp, pl, t1, t2, fst], None))
+                    }
                     0 => {
                         let fl = Arg::I32(self.pick(&[0, 1]));
                         ops.extend(self.call(w, "path_filestat_get", vec![d, fl, pp, pl, o], None))

@@ -24,7 +24,7 @@ usage: lunatic-fuzz [options]
   --jobs N           runtime invocations at once (default 2)
   --mode M           both | normal | det (default both: even batches threaded, odd deterministic)
   --mem-limit MIB    fail when the runtime's RSS passes this (default 2048)
-  --hang SECS        fail when a batch makes no progress this long (default 15)
+  --hang SECS        fail when a batch makes no progress this long (default 10)
   --skip LIST        aims to leave out: catch-recursion,start-registry,huge-sleep,preopen
   --corpus DIR       where crashing inputs go (default: a new temp dir)
   --min-runs N       runs allowed to shrink one finding to fewer host calls (default 16)
@@ -63,7 +63,7 @@ fn parse() -> Result<Opts, String> {
         jobs: 2,
         mode: "both".into(),
         mem_limit_mib: 2048,
-        hang: Duration::from_secs(15),
+        hang: Duration::from_secs(10),
         aims: Aims::default(),
         skip: String::new(),
         corpus: None,
@@ -145,12 +145,12 @@ impl Plan {
         };
         det.then(|| self.batch_seed(b) % 1_000_000)
     }
-    fn child(&self, host: &host::HostTable, aims: &Aims, b: u64, i: usize) -> (gen::Child, i32) {
+    fn child(&self, host: &host::HostTable, aims: &Aims, b: u64, i: usize) -> (gen::Child, i32, u64) {
         let s = mix(self.batch_seed(b).wrapping_add(i as u64));
         let mut g = Gen::new(host, s, aims);
         let c = g.child();
         let depth = g.rng.i32(0..4);
-        (c, depth)
+        (c, depth, g.nested)
     }
 }
 
@@ -213,6 +213,7 @@ fn real_main(o: Opts) -> Result<i32, String> {
         for m in &host.missing {
             println!("not provided: {m}");
         }
+        let _ = std::fs::remove_dir_all(&base);
         return Ok(0);
     }
     let corpus = match &o.corpus {
@@ -272,7 +273,7 @@ fn real_main(o: Opts) -> Result<i32, String> {
                 }
                 let det = plan.det(b);
                 let mut first = 0;
-                while first < plan.batch {
+                while first < plan.batch && (batches.is_some() || start.elapsed() < duration) {
                     let children: Vec<usize> = (first..plan.batch).collect();
                     let entries = entries(&plan, &host, &aims, b, &children, Some(&stats));
                     let out = run_entries(&runner, &host, &entries, det, &dir)?;
@@ -292,6 +293,9 @@ fn real_main(o: Opts) -> Result<i32, String> {
                     }
                     if let Some(f) = out.finding.clone() {
                         let culprit = children.get(out.markers).copied();
+                        // Narrowing costs runs; past the time (plus grace) only record it.
+                        let late = batches.is_none() && start.elapsed() > duration + Duration::from_secs(20);
+                        let min_runs = if late { usize::MAX } else { min_runs };
                         handle_finding(&runner, &host, &aims, &plan, b, det, f, &out, &children, culprit, &corpus, &dir, min_runs, &found, &seen);
                         first = culprit.map_or(plan.batch, |c| c + 1);
                     } else if !out.ended {
@@ -350,8 +354,13 @@ fn real_main(o: Opts) -> Result<i32, String> {
     let found = found.lock().unwrap();
     if found.is_empty() {
         println!("no findings");
-        let _ = std::fs::remove_dir_all(&base.join("w0"));
+        if o.corpus.is_none() {
+            let _ = std::fs::remove_dir_all(&base);
+        }
         return Ok(0);
+    }
+    for w in 0..o.jobs {
+        let _ = std::fs::remove_dir_all(base.join(format!("w{w}")));
     }
     println!("{} distinct findings:", found.len());
     for f in found.iter() {
@@ -381,12 +390,10 @@ fn entries(plan: &Plan, host: &host::HostTable, aims: &Aims, b: u64, which: &[us
     which
         .iter()
         .map(|&i| {
-            let (child, depth) = plan.child(host, aims, b, i);
+            let (child, depth, nested) = plan.child(host, aims, b, i);
             let bytes = gen::encode_child(host, &child);
             if let Some(s) = stats {
-                // Nested modules sit in the data as `\0asm` binaries (the two copies of one count once).
-                let n = bytes.windows(8).filter(|w| *w == b"\0asm\x01\0\0\0").count().saturating_sub(1) / 2;
-                s.nested.fetch_add(n as u64, Ordering::Relaxed);
+                s.nested.fetch_add(nested, Ordering::Relaxed);
             }
             Gened { child, entry: Entry { bytes, depth } }
         })
@@ -424,21 +431,39 @@ fn handle_finding(
     seen: &AtomicUsize,
 ) {
     let key = f.key();
-    {
+    let n = seen.fetch_add(1, Ordering::Relaxed);
+    let fdir = corpus.join(format!("{n:03}-{}-b{b}", f.kind()));
+    let slot = {
         let mut fs = found.lock().unwrap();
         if let Some(x) = fs.iter_mut().find(|x| x.finding.key() == key) {
             x.count += 1;
             println!("finding again: {f} (batch {b})");
             return;
         }
-    }
-    let n = seen.fetch_add(1, Ordering::Relaxed);
+        fs.push(Found { finding: f.clone(), batch: b, det, child: culprit, dir: fdir.clone(), note: "(being narrowed down)".into(), count: 1 });
+        fs.len() - 1
+    };
+    let record = |child: Option<usize>, note: String| {
+        let mut fs = found.lock().unwrap();
+        fs[slot].child = child;
+        fs[slot].note = note;
+    };
     println!("FINDING: {f} in batch {b} ({}) after {} children; narrowing it down", det.map_or("threaded".into(), |s| format!("--deterministic={s}")), out.markers);
-    let fdir = corpus.join(format!("{n:03}-{}-b{b}", f.kind()));
     let _ = std::fs::create_dir_all(&fdir);
     let _ = std::fs::write(fdir.join("output-tail.txt"), &out.tail);
     let same = |o: &Outcome| o.finding.as_ref().is_some_and(|g| g.key() == key);
     let mut note = String::new();
+    if min_runs == usize::MAX {
+        // Out of time: keep the batch as it was.
+        let e = entries(plan, host, aims, b, children, None);
+        let list: Vec<Entry> = e.iter().map(|g| Entry { bytes: g.entry.bytes.clone(), depth: g.entry.depth }).collect();
+        let _ = std::fs::write(fdir.join("root.wasm"), gen::encode_root(host, &list, "REPRO", 5, 20).unwrap_or_default());
+        let detflag = det.map_or(String::new(), |s| format!(" --deterministic={s}"));
+        note = format!("not narrowed down (out of time); reproduce: mkdir -p /tmp/fzr/fz-sandbox && cd /tmp/fzr && lunatic run{detflag} {}", fdir.join("root.wasm").display());
+        println!("  {note}");
+        record(culprit, note);
+        return;
+    }
     let mut child_found = None;
     // 1. The child that was running, alone.
     if let Some(c) = culprit {
@@ -510,7 +535,7 @@ fn handle_finding(
     ));
     let _ = std::fs::write(fdir.join("finding.txt"), format!("{f}\n{note}\n"));
     println!("  {}", note.replace('\n', "\n  "));
-    found.lock().unwrap().push(Found { finding: f, batch: b, det, child: child_found.or(culprit), dir: fdir, note, count: 1 });
+    record(child_found.or(culprit), note);
 }
 
 fn list_calls(host: &host::HostTable, ops: &[gen::Op], out: &mut Vec<String>) {

@@ -21,10 +21,11 @@ pub enum Finding {
     Signal(i32),
     /// An exit status other than 0 (root finished) or 101 (root failed).
     Exit(i32, String),
-    /// No progress for the hang limit.
-    Hang,
-    /// Resident memory past the bound (KiB when killed).
-    Memory(u64),
+    /// No progress for the hang limit; where the runtime's threads were
+    /// (the innermost host functions on their stacks, when gdb is there).
+    Hang(String),
+    /// Resident memory past the bound (KiB when killed), and where.
+    Memory(u64, String),
 }
 
 impl std::fmt::Display for Finding {
@@ -33,8 +34,8 @@ impl std::fmt::Display for Finding {
             Finding::Panic(s) => write!(f, "runtime panic: {s}"),
             Finding::Signal(s) => write!(f, "runtime died by signal {s}{}", if *s == libc::SIGABRT { " (SIGABRT, abort)" } else { "" }),
             Finding::Exit(c, s) => write!(f, "runtime exit status {c}: {s}"),
-            Finding::Hang => write!(f, "hang: no progress within the limit"),
-            Finding::Memory(k) => write!(f, "host memory: RSS reached {} MiB", k / 1024),
+            Finding::Hang(w) => write!(f, "hang: no progress within the limit; {w}"),
+            Finding::Memory(k, w) => write!(f, "host memory: RSS reached {} MiB; {w}", k / 1024),
         }
     }
 }
@@ -49,8 +50,8 @@ impl Finding {
             }
             Finding::Signal(s) => format!("signal {s}"),
             Finding::Exit(c, _) => format!("exit {c}"),
-            Finding::Hang => "hang".into(),
-            Finding::Memory(_) => "memory".into(),
+            Finding::Hang(w) => format!("hang {w}"),
+            Finding::Memory(_, w) => format!("memory {w}"),
         }
     }
     pub fn kind(&self) -> &'static str {
@@ -58,8 +59,8 @@ impl Finding {
             Finding::Panic(_) => "panic",
             Finding::Signal(_) => "signal",
             Finding::Exit(..) => "exit",
-            Finding::Hang => "hang",
-            Finding::Memory(_) => "memory",
+            Finding::Hang(_) => "hang",
+            Finding::Memory(..) => "memory",
         }
     }
 }
@@ -127,6 +128,74 @@ fn reset(dir: &Path) {
     let sb = dir.join("fz-sandbox");
     let _ = std::fs::create_dir_all(&sb);
     set_mode(&sb, 0o777);
+}
+
+/// Backtraces of every thread of `pid` (gdb, when installed), and a short
+/// "where": the innermost runtime function on each stack that runs a host
+/// function or the scheduler, de-duplicated.
+fn stacks(pid: i32) -> (String, String) {
+    let out = Command::new("timeout")
+        .args(["30", "gdb", "-p", &pid.to_string(), "-batch", "-ex", "thread apply all bt 60"])
+        .stdin(Stdio::null())
+        .output();
+    let Ok(out) = out else { return (String::new(), "no backtrace (gdb missing)".into()) };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut wheres: Vec<String> = Vec::new();
+    let mut deepest = 0;
+    for thread in text.split("\nThread ").skip(1) {
+        deepest = deepest.max(thread.matches("execute_root_func").count());
+        let frame = thread.lines().filter(|l| l.starts_with('#')).find_map(|l| {
+            let at = l.find("lunatic_wasmi::")?;
+            let name: String = l[at..].split_whitespace().next()?.to_string();
+            // Strip the symbol hash.
+            let name = match name.rfind("::h") {
+                Some(p) if name.len() - p == 19 => name[..p].to_string(),
+                _ => name,
+            };
+            (name.contains("::api::") || name.contains("::wasi::")).then_some(name)
+        });
+        if let Some(f) = frame {
+            if !wheres.contains(&f) {
+                wheres.push(f);
+            }
+        }
+    }
+    wheres.sort();
+    if deepest >= 3 {
+        // Host functions that call back into the guest (trap::catch, lunatic_alloc), nested.
+        wheres.push(format!("nested host->guest calls ({}{} deep on one stack)", deepest, if deepest >= 20 { "+" } else { "" }));
+    }
+    if wheres.is_empty() {
+        // No thread in a host function: name where each busy thread is, as
+        // "<innermost wasmi/runtime frame> in <innermost runtime frame>".
+        for thread in text.split("\nThread ").skip(1) {
+            let frames: Vec<String> = thread.lines().filter(|l| l.starts_with('#')).filter_map(|l| symbol(l)).collect();
+            let first = frames.iter().find(|f| f.starts_with("wasmi::") || f.starts_with("lunatic_wasmi::"));
+            let ours = frames.iter().find(|f| f.starts_with("lunatic_wasmi::"));
+            if let (Some(a), Some(b)) = (first, ours) {
+                if b.contains("scheduler") || a.contains("reactor") {
+                    continue; // an idle worker
+                }
+                let w = if a == b { a.clone() } else { format!("{a} in {b}") };
+                if !wheres.contains(&w) {
+                    wheres.push(w);
+                }
+            }
+        }
+        wheres.sort();
+    }
+    let w = if wheres.is_empty() { "no thread inside a host function".to_string() } else { format!("stacks in {}", wheres.join(", ")) };
+    (text, w)
+}
+
+/// The function name of a gdb frame line, without its hash.
+fn symbol(line: &str) -> Option<String> {
+    let rest = line.split(" in ").nth(1).unwrap_or(line.split_whitespace().nth(1)?);
+    let name = rest.split(" (").next()?.trim().to_string();
+    Some(match name.rfind("::h") {
+        Some(p) if name.len() - p == 19 => name[..p].to_string(),
+        _ => name,
+    })
 }
 
 fn rss_kib(pid: i32) -> u64 {
@@ -251,6 +320,7 @@ impl Runner {
         let mut last_count = 0;
         let mut peak = 0;
         let mut killed: Option<Finding> = None;
+        let mut backtrace = String::new();
         let mut status: libc::c_int = 0;
         // SAFETY: a zeroed rusage is a valid out-parameter.
         let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -272,9 +342,13 @@ impl Runner {
             }
             if killed.is_none() {
                 if rss > self.mem_limit_kib {
-                    killed = Some(Finding::Memory(rss));
+                    let (bt, w) = stacks(pid);
+                    backtrace = bt;
+                    killed = Some(Finding::Memory(rss, w));
                 } else if last_progress.elapsed() > self.hang {
-                    killed = Some(Finding::Hang);
+                    let (bt, w) = stacks(pid);
+                    backtrace = bt;
+                    killed = Some(Finding::Hang(w));
                 }
                 if killed.is_some() {
                     // SAFETY: signalling our own child's process group.
@@ -306,6 +380,10 @@ impl Runner {
         } else {
             None
         };
+        if !backtrace.is_empty() {
+            tail.push_str("\n--- backtraces ---\n");
+            tail.push_str(&backtrace);
+        }
         Ok(Outcome { markers: count.load(Ordering::Relaxed), ended: se.ended || so.ended, finding, peak_rss_kib: peak, tail })
     }
 }
