@@ -35,11 +35,14 @@ pub struct Aims {
     pub huge_sleep: bool,
     /// Hostile preopen paths in configs (`/`, `..`, …).
     pub preopen: bool,
+    /// Configs whose memory limit exceeds their creator's (and fresh
+    /// configs, whose default is 4 GiB).
+    pub config_memory: bool,
 }
 
 impl Default for Aims {
     fn default() -> Self {
-        Self { catch_recursion: true, start_registry: true, huge_sleep: true, preopen: true }
+        Self { catch_recursion: true, start_registry: true, huge_sleep: true, preopen: true, config_memory: true }
     }
 }
 
@@ -52,7 +55,8 @@ impl Aims {
                 "start-registry" => self.start_registry = false,
                 "huge-sleep" => self.huge_sleep = false,
                 "preopen" => self.preopen = false,
-                _ => return Err(format!("unknown aim `{s}` (catch-recursion, start-registry, huge-sleep, preopen)")),
+                "config-memory" => self.config_memory = false,
+                _ => return Err(format!("unknown aim `{s}` (catch-recursion, start-registry, huge-sleep, preopen, config-memory)")),
             }
         }
         Ok(())
@@ -566,7 +570,7 @@ impl<'a> Gen<'a> {
                 ops.extend(self.call(&module, &name, vec![t], None));
             }
             ("wasi_snapshot_preview1", n) if n.starts_with("path_") || n == "proc_exit" || n == "poll_oneoff" => self.wasi(ops),
-            ("lunatic::wasi", "config_preopen_dir") => self.config(ops),
+            ("lunatic::wasi", "config_preopen_dir") | ("lunatic::process", "create_config") => self.config(ops),
             ("lunatic::registry", _) if self.in_start && !self.aims.start_registry => {}
             _ => {
                 let args = self.generic_args(f);
@@ -626,10 +630,19 @@ impl<'a> Gen<'a> {
         let s = self.slot();
         ops.extend(self.call(p, "create_config", vec![], Some(s)));
         let c = Arg::LoadOut(s);
+        if !self.aims.config_memory {
+            // Not more than the batch root grants its children (32 MiB).
+            let v = self.pick(&[0i64, 1, 65536, 1 << 20, 32 << 20]);
+            ops.extend(self.call(p, "config_set_max_memory", vec![c.clone(), Arg::I64(v)], None));
+        }
         for _ in 0..self.rng.usize(1..6) {
             match self.rng.u32(0..10) {
                 0 => {
-                    let v = self.pick(&[0i64, 1, 65536, 1 << 20, -1, i64::MAX, 1 << 40]);
+                    let v = if self.aims.config_memory {
+                        self.pick(&[0i64, 1, 65536, 1 << 20, -1, i64::MAX, 1 << 40])
+                    } else {
+                        self.pick(&[0i64, 1, 65536, 1 << 20, 32 << 20])
+                    };
                     ops.extend(self.call(p, "config_set_max_memory", vec![c.clone(), Arg::I64(v)], None));
                 }
                 1 => {
@@ -1523,7 +1536,7 @@ pub fn encode_root(host: &HostTable, entries: &[Entry], marker: &str, poll_ms: i
         let s = &mut f.instructions();
         s.i32_const(0).call(dwld);
         s.call(create_config).local_set(4);
-        s.local_get(4).i64_const(256 << 20).call(set_mem);
+        s.local_get(4).i64_const(32 << 20).call(set_mem);
         s.local_get(4).i64_const(20_000).call(set_fuel);
         for c in [set_cc, set_cf, set_sp] {
             s.local_get(4).i32_const(1).call(c);

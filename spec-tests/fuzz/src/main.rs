@@ -25,7 +25,7 @@ usage: lunatic-fuzz [options]
   --mode M           both | normal | det (default both: even batches threaded, odd deterministic)
   --mem-limit MIB    fail when the runtime's RSS passes this (default 2048)
   --hang SECS        fail when a batch makes no progress this long (default 10)
-  --skip LIST        aims to leave out: catch-recursion,start-registry,huge-sleep,preopen
+  --skip LIST        aims to leave out: catch-recursion,start-registry,huge-sleep,preopen,config-memory
   --corpus DIR       where crashing inputs go (default: a new temp dir)
   --min-runs N       runs allowed to shrink one finding to fewer host calls (default 16)
   --replay B[:I]     run only batch B (or only child I of it) of --seed, report, exit

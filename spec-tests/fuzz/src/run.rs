@@ -173,7 +173,7 @@ fn stacks(pid: i32) -> (String, String) {
             let first = frames.iter().find(|f| f.starts_with("wasmi::") || f.starts_with("lunatic_wasmi::"));
             let ours = frames.iter().find(|f| f.starts_with("lunatic_wasmi::"));
             if let (Some(a), Some(b)) = (first, ours) {
-                if b.contains("scheduler") || a.contains("reactor") {
+                if b.contains("scheduler") || b.ends_with("runner::run") || a.contains("reactor") {
                     continue; // an idle worker
                 }
                 let w = if a == b { a.clone() } else { format!("{a} in {b}") };
