@@ -1613,3 +1613,92 @@ pub fn encode_root(host: &HostTable, entries: &[Entry], marker: &str, poll_ms: i
     m.section(&data);
     Ok(m.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{HostFn, HostTable};
+
+    /// A table with the real signatures of the functions the generator and
+    /// the batch root use most (the real one comes from probing the runtime).
+    fn table() -> HostTable {
+        use ValType::{I32, I64};
+        let f = |m: &str, n: &str, p: &[ValType], r: &[ValType]| HostFn { module: m.into(), name: n.into(), params: p.to_vec(), results: r.to_vec() };
+        let p = "lunatic::process";
+        HostTable {
+            fns: vec![
+                f(p, "compile_module", &[I32, I32, I32], &[I32]),
+                f(p, "drop_module", &[I64], &[]),
+                f(p, "create_config", &[], &[I64]),
+                f(p, "drop_config", &[I64], &[]),
+                f(p, "config_set_max_memory", &[I64, I64], &[]),
+                f(p, "config_set_max_fuel", &[I64, I64], &[]),
+                f(p, "config_set_can_compile_modules", &[I64, I32], &[]),
+                f(p, "config_set_can_create_configs", &[I64, I32], &[]),
+                f(p, "config_set_can_spawn_processes", &[I64, I32], &[]),
+                f(p, "spawn", &[I64, I64, I64, I32, I32, I32, I32, I32], &[I32]),
+                f(p, "get_or_spawn", &[I32, I32, I64, I64, I64, I32, I32, I32, I32, I32, I32], &[I32]),
+                f(p, "sleep_ms", &[I64], &[]),
+                f(p, "die_when_link_dies", &[I32], &[]),
+                f(p, "process_id", &[], &[I64]),
+                f(p, "monitor", &[I64], &[]),
+                f(p, "kill", &[I64], &[]),
+                f(p, "exists", &[I64], &[I32]),
+                f("lunatic::wasi", "config_preopen_dir", &[I64, I32, I32], &[]),
+                f("lunatic::message", "receive", &[I32, I32, I64], &[I32]),
+                f("lunatic::message", "get_process_id", &[], &[I64]),
+                f("lunatic::message", "create_data", &[I64, I64], &[]),
+                f("lunatic::message", "send", &[I64], &[I32]),
+                f("lunatic::error", "drop", &[I64], &[]),
+                f("lunatic::trap", "catch", &[I32, I32], &[I32]),
+                f("lunatic::registry", "get", &[I32, I32, I32, I32], &[I32]),
+                f("lunatic::metrics", "gauge", &[I32, I32, ValType::F64], &[]),
+                f("wasi_snapshot_preview1", "fd_write", &[I32, I32, I32, I32], &[I32]),
+                f("wasi_snapshot_preview1", "path_open", &[I32, I32, I32, I32, I32, I64, I64, I32, I32], &[I32]),
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn generated_modules_are_valid_wasm() {
+        let host = table();
+        for aims in [Aims::default(), {
+            let mut a = Aims::default();
+            a.skip("catch-recursion,start-registry,huge-sleep,preopen,config-memory").unwrap();
+            a
+        }] {
+            let mut entries = Vec::new();
+            for seed in 0..300 {
+                let mut g = Gen::new(&host, seed, &aims);
+                let c = g.child();
+                let bytes = encode_child(&host, &c);
+                wasmparser::Validator::new().validate_all(&bytes).unwrap_or_else(|e| panic!("child {seed}: {e}"));
+                entries.push(Entry { bytes, depth: 1 });
+            }
+            let root = encode_root(&host, &entries, "FZ", 5, 20).unwrap();
+            wasmparser::Validator::new().validate_all(&root).unwrap();
+        }
+    }
+
+    #[test]
+    fn skipped_aims_leave_no_unbounded_recursion() {
+        let host = table();
+        let mut aims = Aims::default();
+        aims.skip("catch-recursion").unwrap();
+        for seed in 0..300 {
+            let c = Gen::new(&host, seed, &aims).child();
+            assert!(!c.recurse_unbounded);
+            // The block (run inside catch by table function 3) never catches again.
+            fn no_catch(host: &HostTable, ops: &[Op]) -> bool {
+                ops.iter().all(|op| match op {
+                    Op::Call { f, .. } => host.fns[*f].name != "catch",
+                    Op::IfDepth(i) => no_catch(host, i),
+                    Op::Guarded(_) => false,
+                    _ => true,
+                })
+            }
+            assert!(no_catch(&host, &c.block_ops), "seed {seed}");
+        }
+    }
+}

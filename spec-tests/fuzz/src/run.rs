@@ -387,3 +387,39 @@ impl Runner {
         Ok(Outcome { markers: count.load(Ordering::Relaxed), ended: se.ended || so.ended, finding, peak_rss_kib: peak, tail })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reader_counts_markers_and_catches_panics() {
+        let text = b"junk\n@@FZ1@@\nmore@@FZ1@@\n\nthread 'lunatic-worker-0' panicked at src/api/timer.rs:10:5:\nattempt to add with overflow\n@@FZ2@@\n@@FZ1-END@@\n";
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        // Fed in small pieces, as a pipe may deliver it.
+        struct Chunks<'a>(&'a [u8]);
+        impl Read for Chunks<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = self.0.len().min(7).min(buf.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        reader(Chunks(text), "FZ1".into(), count.clone(), seen.clone());
+        assert_eq!(count.load(Ordering::Relaxed), 2);
+        let s = seen.lock().unwrap();
+        assert!(s.ended);
+        assert_eq!(s.fatal.len(), 1);
+        assert!(s.fatal[0].contains("src/api/timer.rs:10:5") && s.fatal[0].contains("overflow"), "{:?}", s.fatal);
+        let f = Finding::Panic(s.fatal[0].clone());
+        assert_eq!(f.key(), "panic src/api/timer.rs:10:5:");
+    }
+
+    #[test]
+    fn gdb_frames_name_functions() {
+        let l = "#10 0x000055f58883453f in lunatic_wasmi::api::process::spawn_from_guest::h226615d2bc67a33d ()";
+        assert_eq!(symbol(l).unwrap(), "lunatic_wasmi::api::process::spawn_from_guest");
+    }
+}
