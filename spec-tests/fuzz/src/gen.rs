@@ -20,6 +20,16 @@ pub const NSLOTS: u32 = 32;
 pub const PARAMREC: u32 = 288;
 /// Where reads land (read_data, error texts, addresses).
 pub const SCRATCH: u32 = 512;
+/// The canary file the harness puts next to the work dirs (outside every
+/// sandbox a guest may have): a guest that can print it escaped.
+pub const CANARY: &str = "fz-canary";
+/// `peek`'s fixed data: I/O vector, out-values, the two names it tries, and
+/// the export name "peek" itself.
+const PEEK_IOV: u32 = 336;
+const PEEK_OUT: u32 = 344;
+const PEEK_NAME1: u32 = 352;
+const PEEK_NAME2: u32 = 368;
+const PEEK_FN: u32 = 384;
 /// Start of the data items (strings, paths, blobs, nested modules).
 pub const DATA: u32 = 1024;
 
@@ -100,6 +110,8 @@ pub enum Op {
     /// Runs the inner ops in a function of their own called through
     /// `lunatic::trap::catch`, so that a trap ends only this part.
     Guarded(Vec<Op>),
+    /// Calls `peek`: tries to print the canary through every preopen.
+    Peek,
 }
 
 /// A generated guest.
@@ -549,7 +561,8 @@ impl<'a> Gen<'a> {
                 let k = self.pick(&[-8, -1, -4096, 0]);
                 ops.push(Op::Poke { addr: Arg::MemEnd(k), val: -1 });
             }
-            81..=82 => {
+            81 => ops.push(Op::Peek),
+            82 => {
                 let addr = self.ptr();
                 ops.push(Op::Poke { addr, val: self.rng.i64(..) });
             }
@@ -571,6 +584,7 @@ impl<'a> Gen<'a> {
             }
             ("wasi_snapshot_preview1", n) if n.starts_with("path_") || n == "proc_exit" || n == "poll_oneoff" => self.wasi(ops),
             ("lunatic::wasi", "config_preopen_dir") | ("lunatic::process", "create_config") => self.config(ops),
+            ("lunatic::process", "config_set_max_memory") if !self.aims.config_memory => self.config(ops),
             ("lunatic::registry", _) if self.in_start && !self.aims.start_registry => {}
             _ => {
                 let args = self.generic_args(f);
@@ -584,7 +598,11 @@ impl<'a> Gen<'a> {
     fn spawn_args(&mut self, cfg: Arg, module: Arg) -> Vec<Op> {
         let mut ops = vec![Op::WriteParams];
         let link = if self.chance(0.5) { Arg::I64(0) } else { self.tag() };
-        let (fnp, fnl) = if self.chance(0.7) { (Arg::I32(DATA as i32), Arg::I32(3)) } else { self.name() };
+        let (fnp, fnl) = match self.rng.u32(0..10) {
+            0..=5 => (Arg::I32(DATA as i32), Arg::I32(3)),
+            6 | 7 => (Arg::I32(PEEK_FN as i32), Arg::I32(4)),
+            _ => self.name(),
+        };
         let (pp, pl) = match self.rng.u32(0..10) {
             0..=6 => (Arg::I32(PARAMREC as i32), Arg::I32(34)),
             7 => self.data_ref(Kind::Params),
@@ -1064,11 +1082,13 @@ struct Enc<'a> {
     types: Vec<(Vec<ValType>, Vec<ValType>)>,
     imports: Vec<usize>,
     import_of: HashMap<usize, u32>,
+    /// Index of the `peek` function, when the runtime has what it needs.
+    peek: Option<u32>,
 }
 
 impl<'a> Enc<'a> {
     fn new(host: &'a HostTable) -> Self {
-        Self { host, types: vec![], imports: vec![], import_of: HashMap::new() }
+        Self { host, types: vec![], imports: vec![], import_of: HashMap::new(), peek: None }
     }
 
     fn ty(&mut self, p: &[ValType], r: &[ValType]) -> u32 {
@@ -1239,6 +1259,12 @@ fn emit_ops(s: &mut InstructionSink<'_>, enc: &Enc<'_>, ops: &[Op], segs: &mut S
             Op::Trap => {
                 s.unreachable();
             }
+            Op::Peek => match enc.peek {
+                Some(f) => {
+                    s.i32_const(0).i64_const(0).call(f);
+                }
+                None => {}
+            },
         }
     }
 }
@@ -1257,6 +1283,16 @@ pub fn encode_child(host: &HostTable, c: &Child) -> Vec<u8> {
     let t_void = enc.ty(&[], &[]);
     let t_catch = enc.ty(&[ValType::I32, ValType::I32], &[ValType::I32]);
     let t_ii = enc.ty(&[ValType::I32], &[ValType::I32]);
+    use ValType::{I32, I64};
+    let w = "wasi_snapshot_preview1";
+    let peek_imports = match (
+        host.find_sig(w, "path_open", &[I32, I32, I32, I32, I32, I64, I64, I32, I32]),
+        host.find_sig(w, "fd_read", &[I32, I32, I32, I32]),
+        host.find_sig(w, "fd_write", &[I32, I32, I32, I32]),
+    ) {
+        (Some(a), Some(b), Some(c)) => Some((enc.import(a), enc.import(b), enc.import(c))),
+        _ => None,
+    };
     let (types, imports) = enc.sections();
     let ni = enc.imports.len() as u32;
     let mut seg_list = Vec::new();
@@ -1267,6 +1303,8 @@ pub fn encode_child(host: &HostTable, c: &Child) -> Vec<u8> {
     collect_segs(&c.block_ops, &mut seg_list);
     let nseg = seg_list.len() as u32;
     let mut segs = Segs { next: 5, catch, inline: false };
+    let f_peek = ni + 11 + nseg;
+    enc.peek = peek_imports.map(|_| f_peek);
     // Defined functions, in order.
     let (f_run, f_startfn, f_catch, f_alloc, f_block, f_t0, f_entry) = (ni, ni + 1, ni + 2, ni + 3, ni + 4, ni + 5, ni + 10);
     let mut m = Module::new();
@@ -1279,6 +1317,7 @@ pub fn encode_child(host: &HostTable, c: &Child) -> Vec<u8> {
     for _ in 0..nseg {
         funcs.function(t_ii);
     }
+    funcs.function(t_run); // peek
     m.section(&funcs);
     let mut tables = TableSection::new();
     tables.table(TableType { element_type: RefType::FUNCREF, table64: false, minimum: 5 + nseg as u64, maximum: Some(5 + nseg as u64), shared: false });
@@ -1303,11 +1342,13 @@ pub fn encode_child(host: &HostTable, c: &Child) -> Vec<u8> {
     }
     exports.export("lunatic_alloc", ExportKind::Func, f_alloc);
     exports.export("block", ExportKind::Func, f_block);
+    exports.export("peek", ExportKind::Func, f_peek);
     m.section(&exports);
     if c.start_ops.is_some() {
         m.section(&StartSection { function_index: f_startfn });
     }
     let mut elems = ElementSection::new();
+    let _ = f_peek;
     let tfs: Vec<u32> = (0..5 + nseg).map(|i| if i < 5 { f_t0 + i } else { f_entry + 1 + i - 5 }).collect();
     elems.active(Some(0), &ConstExpr::i32_const(0), Elements::Functions(tfs.into()));
     m.section(&elems);
@@ -1414,6 +1455,27 @@ pub fn encode_child(host: &HostTable, c: &Child) -> Vec<u8> {
         }
         code.function(&f);
     }
+    // peek: for each of fds 3..=6 and both names, open it, read 64 bytes, print them.
+    let mut f = Function::new([]);
+    {
+        let mut s = f.instructions();
+        if let Some((open, read, write)) = peek_imports {
+            for fd in 3..=6 {
+                for (p, l) in [(PEEK_NAME1, CANARY.len()), (PEEK_NAME2, CANARY.len() + 3)] {
+                    s.i32_const(fd).i32_const(1).i32_const(p as i32).i32_const(l as i32).i32_const(0);
+                    s.i64_const(-1).i64_const(-1).i32_const(0).i32_const(PEEK_OUT as i32).call(open);
+                    s.i32_eqz().if_(BlockType::Empty);
+                    s.i32_const(PEEK_IOV as i32 + 4).i32_const(64).i32_store(mem(0, 0));
+                    s.i32_const(PEEK_OUT as i32).i32_load(mem(0, 0)).i32_const(PEEK_IOV as i32).i32_const(1).i32_const(PEEK_OUT as i32 + 4).call(read).drop();
+                    s.i32_const(PEEK_IOV as i32 + 4).i32_const(PEEK_OUT as i32 + 4).i32_load(mem(0, 0)).i32_store(mem(0, 0));
+                    s.i32_const(1).i32_const(PEEK_IOV as i32).i32_const(1).i32_const(PEEK_OUT as i32 + 4).call(write).drop();
+                    s.end();
+                }
+            }
+        }
+        s.end();
+    }
+    code.function(&f);
     m.section(&code);
 
     let mut data = DataSection::new();
@@ -1421,6 +1483,14 @@ pub fn encode_child(host: &HostTable, c: &Child) -> Vec<u8> {
     rec[0] = 0x7F;
     rec[17] = 0x7E;
     data.active(0, &ConstExpr::i32_const(PARAMREC as i32), rec);
+    let mut peek = vec![0u8; (PEEK_FN + 4 - PEEK_IOV) as usize];
+    peek[..4].copy_from_slice(&(SCRATCH + 256).to_le_bytes());
+    let at = |p: u32| (p - PEEK_IOV) as usize;
+    peek[at(PEEK_NAME1)..at(PEEK_NAME1) + CANARY.len()].copy_from_slice(CANARY.as_bytes());
+    let up = format!("../{CANARY}");
+    peek[at(PEEK_NAME2)..at(PEEK_NAME2) + up.len()].copy_from_slice(up.as_bytes());
+    peek[at(PEEK_FN)..at(PEEK_FN) + 4].copy_from_slice(b"peek");
+    data.active(0, &ConstExpr::i32_const(PEEK_IOV as i32), peek);
     if !c.data.is_empty() {
         data.active(0, &ConstExpr::i32_const(DATA as i32), c.data.iter().copied());
     }
@@ -1434,6 +1504,7 @@ pub fn count_calls(ops: &[Op], counts: &mut [u64]) {
         match op {
             Op::Call { f, .. } => counts[*f] += 1,
             Op::IfDepth(inner) | Op::Guarded(inner) => count_calls(inner, counts),
+            Op::Peek => {}
             _ => {}
         }
     }

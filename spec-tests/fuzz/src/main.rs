@@ -231,6 +231,7 @@ fn real_main(o: Opts) -> Result<i32, String> {
         o.seed, o.seed, o.batch, o.mode, skip, o.batch, o.jobs, o.mem_limit_mib, o.hang.as_secs(), corpus.display()
     );
     let runner = Arc::new(Runner {
+        canary: run::make_canary(&base)?,
         lunatic: lunatic.clone(),
         mem_limit_kib: o.mem_limit_mib * 1024,
         hang: o.hang,
@@ -292,12 +293,12 @@ fn real_main(o: Opts) -> Result<i32, String> {
                         }
                     }
                     if let Some(f) = out.finding.clone() {
-                        let culprit = children.get(out.markers).copied();
+                        let culprit = children.get(out.culprit.unwrap_or(out.markers)).copied();
                         // Narrowing costs runs; past the time (plus grace) only record it.
                         let late = batches.is_none() && start.elapsed() > duration + Duration::from_secs(20);
                         let min_runs = if late { usize::MAX } else { min_runs };
                         handle_finding(&runner, &host, &aims, &plan, b, det, f, &out, &children, culprit, &corpus, &dir, min_runs, &found, &seen);
-                        first = culprit.map_or(plan.batch, |c| c + 1);
+                        first = if out.culprit.is_some() { plan.batch } else { culprit.map_or(plan.batch, |c| c + 1) };
                     } else if !out.ended {
                         // The batch root died early (a child killed it): go on after that child.
                         stats.root_ended_early.fetch_add(1, Ordering::Relaxed);
@@ -459,7 +460,12 @@ fn handle_finding(
         let list: Vec<Entry> = e.iter().map(|g| Entry { bytes: g.entry.bytes.clone(), depth: g.entry.depth }).collect();
         let _ = std::fs::write(fdir.join("root.wasm"), gen::encode_root(host, &list, "REPRO", 5, 20).unwrap_or_default());
         let detflag = det.map_or(String::new(), |s| format!(" --deterministic={s}"));
-        note = format!("not narrowed down (out of time); reproduce: mkdir -p /tmp/fzr/fz-sandbox && cd /tmp/fzr && lunatic run{detflag} {}", fdir.join("root.wasm").display());
+        note = format!(
+            "not narrowed down (out of time); reproduce: mkdir -p /tmp/fzr/w/fz-sandbox && echo {} > /tmp/fzr/{} && cd /tmp/fzr/w && lunatic run{detflag} {}",
+            runner.canary,
+            gen::CANARY,
+            fdir.join("root.wasm").display()
+        );
         println!("  {note}");
         record(culprit, note);
         return;
@@ -530,7 +536,9 @@ fn handle_finding(
     }
     let detflag = det.map_or(String::new(), |s| format!(" --deterministic={s}"));
     note.push_str(&format!(
-        "\nreproduce: mkdir -p /tmp/fzr/fz-sandbox && cd /tmp/fzr && lunatic run{detflag} {}",
+        "\nreproduce: mkdir -p /tmp/fzr/w/fz-sandbox && echo {} > /tmp/fzr/{} && cd /tmp/fzr/w && lunatic run{detflag} {}",
+        runner.canary,
+        gen::CANARY,
         fdir.join("root.wasm").display()
     ));
     let _ = std::fs::write(fdir.join("finding.txt"), format!("{f}\n{note}\n"));
@@ -550,6 +558,7 @@ fn list_calls(host: &host::HostTable, ops: &[gen::Op], out: &mut Vec<String>) {
             }
             gen::Op::Grow(n) => out.push(format!("memory.grow({n})")),
             gen::Op::Trap => out.push("unreachable".into()),
+            gen::Op::Peek => out.push("peek(open+read+print fz-canary via fds 3..6)".into()),
             _ => {}
         }
     }

@@ -26,6 +26,8 @@ pub enum Finding {
     Hang(String),
     /// Resident memory past the bound (KiB when killed), and where.
     Memory(u64, String),
+    /// A guest printed the canary file, which lies outside every sandbox.
+    Escape(String),
 }
 
 impl std::fmt::Display for Finding {
@@ -36,6 +38,7 @@ impl std::fmt::Display for Finding {
             Finding::Exit(c, s) => write!(f, "runtime exit status {c}: {s}"),
             Finding::Hang(w) => write!(f, "hang: no progress within the limit; {w}"),
             Finding::Memory(k, w) => write!(f, "host memory: RSS reached {} MiB; {w}", k / 1024),
+            Finding::Escape(l) => write!(f, "sandbox escape: a guest printed the canary file outside its preopens ({l})"),
         }
     }
 }
@@ -52,6 +55,7 @@ impl Finding {
             Finding::Exit(c, _) => format!("exit {c}"),
             Finding::Hang(w) => format!("hang {w}"),
             Finding::Memory(_, w) => format!("memory {w}"),
+            Finding::Escape(_) => "escape".into(),
         }
     }
     pub fn kind(&self) -> &'static str {
@@ -61,6 +65,7 @@ impl Finding {
             Finding::Exit(..) => "exit",
             Finding::Hang(_) => "hang",
             Finding::Memory(..) => "memory",
+            Finding::Escape(_) => "escape",
         }
     }
 }
@@ -70,6 +75,8 @@ impl Finding {
 pub struct Outcome {
     /// Children the root saw to their end.
     pub markers: usize,
+    /// The child that caused the finding, when the output tells.
+    pub culprit: Option<usize>,
     /// The root wrote its end marker.
     pub ended: bool,
     pub finding: Option<Finding>,
@@ -79,6 +86,8 @@ pub struct Outcome {
 }
 
 pub struct Runner {
+    /// The canary file's content (see [`crate::gen::CANARY`]).
+    pub canary: String,
     pub lunatic: PathBuf,
     pub mem_limit_kib: u64,
     pub hang: Duration,
@@ -95,6 +104,16 @@ pub fn make_base() -> Result<PathBuf, String> {
 fn set_mode(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+}
+
+/// Writes the canary file next to the work dirs (readable by all, so only
+/// the sandbox keeps a guest from it) and returns its content.
+pub fn make_canary(base: &Path) -> Result<String, String> {
+    let secret = format!("FZCANARY{:016x}", fastrand::u64(..));
+    let p = base.join(crate::gen::CANARY);
+    std::fs::write(&p, format!("{secret}\n")).map_err(|e| e.to_string())?;
+    set_mode(&p, 0o644);
+    Ok(secret)
 }
 
 /// Copies the runtime next to the work dirs (the unprivileged user that runs
@@ -140,6 +159,9 @@ fn stacks(pid: i32) -> (String, String) {
         .output();
     let Ok(out) = out else { return (String::new(), "no backtrace (gdb missing)".into()) };
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !text.contains("\nThread ") {
+        return (String::from_utf8_lossy(&out.stderr).into_owned(), "no backtrace (gdb missing or failed)".into());
+    }
     let mut wheres: Vec<String> = Vec::new();
     let mut deepest = 0;
     for thread in text.split("\nThread ").skip(1) {
@@ -211,11 +233,14 @@ fn rss_kib(pid: i32) -> u64 {
 #[derive(Default)]
 struct Seen {
     fatal: Vec<String>,
+    escaped: Option<String>,
+    /// Children finished when the canary appeared (the one running printed it).
+    escaped_at: usize,
     ended: bool,
     tail: Vec<u8>,
 }
 
-fn reader(mut r: impl Read, marker: String, count: Arc<AtomicUsize>, seen: Arc<Mutex<Seen>>) {
+fn reader(mut r: impl Read, marker: String, canary: String, count: Arc<AtomicUsize>, seen: Arc<Mutex<Seen>>) {
     let end = format!("@@{marker}-END@@");
     let mark = format!("@@{marker}@@");
     let mut line: Vec<u8> = Vec::new();
@@ -252,6 +277,10 @@ fn reader(mut r: impl Read, marker: String, count: Arc<AtomicUsize>, seen: Arc<M
             }
             if l.contains(&end) {
                 s.ended = true;
+            }
+            if l.contains(&canary) && s.escaped.is_none() {
+                s.escaped = Some(l.trim().chars().take(200).collect());
+                s.escaped_at = count.load(Ordering::Relaxed);
             }
             // Messages of the Rust runtime: a panic, an abort, a stack overflow, a
             // failed allocation; and the executor's note about a panicked task.
@@ -310,11 +339,13 @@ impl Runner {
         let seen_err = Arc::new(Mutex::new(Seen::default()));
         let r1 = {
             let (o, m, c, s) = (child.stdout.take().unwrap(), marker.clone(), count.clone(), seen_out.clone());
-            std::thread::spawn(move || reader(o, m, c, s))
+            let k = self.canary.clone();
+            std::thread::spawn(move || reader(o, m, k, c, s))
         };
         let r2 = {
             let (o, m, c, s) = (child.stderr.take().unwrap(), marker.clone(), count.clone(), seen_err.clone());
-            std::thread::spawn(move || reader(o, m, c, s))
+            let k = self.canary.clone();
+            std::thread::spawn(move || reader(o, m, k, c, s))
         };
         let mut last_progress = Instant::now();
         let mut last_count = 0;
@@ -372,6 +403,8 @@ impl Runner {
             Some(k)
         } else if let Some(first) = fatal.first() {
             Some(Finding::Panic(first.clone()))
+        } else if let Some(l) = se.escaped.clone().or(so.escaped.clone()) {
+            Some(Finding::Escape(l))
         } else if libc::WIFSIGNALED(status) {
             Some(Finding::Signal(libc::WTERMSIG(status)))
         } else if libc::WIFEXITED(status) && ![0, 101].contains(&libc::WEXITSTATUS(status)) {
@@ -384,7 +417,11 @@ impl Runner {
             tail.push_str("\n--- backtraces ---\n");
             tail.push_str(&backtrace);
         }
-        Ok(Outcome { markers: count.load(Ordering::Relaxed), ended: se.ended || so.ended, finding, peak_rss_kib: peak, tail })
+        let culprit = match &finding {
+            Some(Finding::Escape(_)) => Some(if se.escaped.is_some() { se.escaped_at } else { so.escaped_at }),
+            _ => None,
+        };
+        Ok(Outcome { markers: count.load(Ordering::Relaxed), culprit, ended: se.ended || so.ended, finding, peak_rss_kib: peak, tail })
     }
 }
 
@@ -407,7 +444,7 @@ mod tests {
                 Ok(n)
             }
         }
-        reader(Chunks(text), "FZ1".into(), count.clone(), seen.clone());
+        reader(Chunks(text), "FZ1".into(), "FZCANARY".into(), count.clone(), seen.clone());
         assert_eq!(count.load(Ordering::Relaxed), 2);
         let s = seen.lock().unwrap();
         assert!(s.ended);
