@@ -285,7 +285,7 @@ impl<'a> Gen<'a> {
         }
         for s in [
             "/", "..", "../..", ".", "", "/etc", "/etc/passwd", "/proc/self/root", "~", "./../x", "/nonexistent",
-            "fz-sandbox/../../..", "a\0b", "fz-sandbox", "fz-sandbox/l/..", "../../etc/passwd",
+            "fz-sandbox/../../..", "a\0b", "fz-sandbox", "fz-sandbox/l/..", "../../etc/passwd", "fz-sandbox/../..",
         ] {
             d.add(Kind::Path, s.as_bytes());
         }
@@ -506,8 +506,10 @@ impl<'a> Gen<'a> {
     fn ops(&mut self, n: usize, in_start: bool) -> Vec<Op> {
         let mut ops = Vec::new();
         self.in_start = in_start;
-        for _ in 0..n {
-            if !in_start && !self.in_block && self.chance(0.9) {
+        for k in 0..n {
+            // Guarded parts first, so that a trap ends the process only near its end.
+            let p_guard = if k * 5 < n * 4 { 0.98 } else { 0.5 };
+            if !in_start && !self.in_block && self.chance(p_guard) {
                 let mut inner = Vec::new();
                 self.recipe(&mut inner, false);
                 ops.push(Op::Guarded(inner));
@@ -547,6 +549,7 @@ impl<'a> Gen<'a> {
             30..=37 => self.registry(ops, true),
             38..=43 => self.catch(ops),
             44..=47 => self.timer(ops),
+            50 if self.aims.preopen => self.escape(ops),
             48..=50 => {
                 let t = self.timeout();
                 ops.extend(self.call(&m("process"), "sleep_ms", vec![t], None));
@@ -712,6 +715,30 @@ impl<'a> Gen<'a> {
                 ops.extend(self.call(p, "drop_config", vec![c], None));
             }
         }
+    }
+
+    /// A config preopening a directory its creator cannot reach, and a child
+    /// spawned with it that tries to print the canary file.
+    fn escape(&mut self, ops: &mut Vec<Op>) {
+        let p = "lunatic::process";
+        let s = self.slot();
+        ops.extend(self.call(p, "create_config", vec![], Some(s)));
+        let dir = self.pick(&["..", "..", "/", "../..", "/proc/self/root", "fz-sandbox/l/..", "~", "fz-sandbox/../.."]);
+        let found = self.data.items.iter().find(|i| i.0 == Kind::Path && &self.data.bytes[(i.1 - DATA) as usize..(i.1 - DATA + i.2) as usize] == dir.as_bytes());
+        let (dp, dl) = found.map(|i| (i.1, i.2)).unwrap_or((0, 0));
+        ops.extend(self.call("lunatic::wasi", "config_preopen_dir", vec![Arg::LoadOut(s), Arg::I32(dp as i32), Arg::I32(dl as i32)], None));
+        if !self.aims.config_memory {
+            ops.extend(self.call(p, "config_set_max_memory", vec![Arg::LoadOut(s), Arg::I64(32 << 20)], None));
+        }
+        let mut sp = vec![Op::WriteParams];
+        let out = Arg::I32((OUT + 8 * self.slot()) as i32);
+        sp.extend(self.call(
+            p,
+            "spawn",
+            vec![Arg::I64(0), Arg::LoadOut(s), Arg::I64(-1), Arg::I32(PEEK_FN as i32), Arg::I32(4), Arg::I32(PARAMREC as i32), Arg::I32(34), out],
+            None,
+        ));
+        ops.push(Op::IfDepth(sp));
     }
 
     fn message(&mut self, ops: &mut Vec<Op>) {
@@ -1463,7 +1490,8 @@ pub fn encode_child(host: &HostTable, c: &Child) -> Vec<u8> {
             for fd in 3..=6 {
                 for (p, l) in [(PEEK_NAME1, CANARY.len()), (PEEK_NAME2, CANARY.len() + 3)] {
                     s.i32_const(fd).i32_const(1).i32_const(p as i32).i32_const(l as i32).i32_const(0);
-                    s.i64_const(-1).i64_const(-1).i32_const(0).i32_const(PEEK_OUT as i32).call(open);
+                    // Read rights only: the runtime runs as nobody, who may not open it for writing.
+                    s.i64_const(2).i64_const(0).i32_const(0).i32_const(PEEK_OUT as i32).call(open);
                     s.i32_eqz().if_(BlockType::Empty);
                     s.i32_const(PEEK_IOV as i32 + 4).i32_const(64).i32_store(mem(0, 0));
                     s.i32_const(PEEK_OUT as i32).i32_load(mem(0, 0)).i32_const(PEEK_IOV as i32).i32_const(1).i32_const(PEEK_OUT as i32 + 4).call(read).drop();
@@ -1670,6 +1698,13 @@ pub fn encode_root(host: &HostTable, entries: &[Entry], marker: &str, poll_ms: i
             s.br(0);
         }
         s.end().end();
+        // A last while for what the children left running (their spawns), so
+        // that a child run alone shows what its descendants do.
+        s.i32_const(0).local_set(2);
+        s.loop_(BlockType::Empty);
+        s.i32_const(0).i32_const(0).i64_const(poll_ms).call(receive).drop();
+        s.local_get(2).i32_const(1).i32_add().local_tee(2).i32_const(max_polls).i32_lt_u().br_if(0);
+        s.end();
         s.i32_const(2).i32_const(R_IOV as i32 + 8).i32_const(1).i32_const(R_OUT as i32 + 16).call(fd_write).drop();
         s.end();
     }

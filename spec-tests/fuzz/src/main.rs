@@ -28,8 +28,9 @@ usage: lunatic-fuzz [options]
   --skip LIST        aims to leave out: catch-recursion,start-registry,huge-sleep,preopen,config-memory
   --corpus DIR       where crashing inputs go (default: a new temp dir)
   --min-runs N       runs allowed to shrink one finding to fewer host calls (default 16)
-  --replay B[:I]     run only batch B (or only child I of it) of --seed, report, exit
+  --replay B[:I[-J]] run only batch B (or only its child I, or children I to J) of --seed, report, exit
   --list-host        print the host functions found and exit
+  --show B:I         write child I of batch B to child.wasm (and its operations to child-ops.txt) and exit
   --src DIR          runtime sources to scan for host function names (default: this repo's src/)
 ";
 
@@ -47,8 +48,9 @@ struct Opts {
     skip: String,
     corpus: Option<PathBuf>,
     min_runs: usize,
-    replay: Option<(u64, Option<usize>)>,
+    replay: Option<(u64, Option<(usize, usize)>)>,
     list_host: bool,
+    show: Option<(u64, usize)>,
     src: Option<PathBuf>,
 }
 
@@ -70,6 +72,7 @@ fn parse() -> Result<Opts, String> {
         min_runs: 16,
         replay: None,
         list_host: false,
+        show: None,
         src: Some(repo.join("src")).filter(|p| p.is_dir()),
     };
     let mut args = std::env::args().skip(1);
@@ -100,12 +103,20 @@ fn parse() -> Result<Opts, String> {
             "--replay" => {
                 let v = val()?;
                 let (b, i) = match v.split_once(':') {
-                    Some((b, i)) => (num(b.into())?, Some(num(i.into())? as usize)),
+                    Some((b, i)) => {
+                        let (x, y) = i.split_once('-').unwrap_or((i, i));
+                        (num(b.into())?, Some((num(x.into())? as usize, num(y.into())? as usize)))
+                    }
                     None => (num(v)?, None),
                 };
                 o.replay = Some((b, i));
             }
             "--list-host" => o.list_host = true,
+            "--show" => {
+                let v = val()?;
+                let (b, i) = v.split_once(':').ok_or("--show B:I")?;
+                o.show = Some((num(b.into())?, num(i.into())? as usize));
+            }
             "--src" => o.src = Some(val()?.into()),
             "-h" | "--help" => {
                 print!("{USAGE}");
@@ -216,6 +227,17 @@ fn real_main(o: Opts) -> Result<i32, String> {
         let _ = std::fs::remove_dir_all(&base);
         return Ok(0);
     }
+    if let Some((b, i)) = o.show {
+        let plan = Plan { seed: o.seed, batch: o.batch, mode: o.mode.clone() };
+        let (c, depth, _) = plan.child(&host, &o.aims, b, i);
+        std::fs::write("child.wasm", gen::encode_child(&host, &c)).map_err(|e| e.to_string())?;
+        std::fs::write("child-ops.txt", format!("depth {depth}\n{:#?}\nstart: {:#?}\nblock: {:#?}\n", c.run_ops, c.start_ops, c.block_ops)).map_err(|e| e.to_string())?;
+        let mut names = Vec::new();
+        list_calls(&host, &c.run_ops, &mut names);
+        println!("depth {depth}: {}", names.join(" "));
+        let _ = std::fs::remove_dir_all(&base);
+        return Ok(0);
+    }
     let corpus = match &o.corpus {
         Some(c) => {
             std::fs::create_dir_all(c).map_err(|e| format!("{}: {e}", c.display()))?;
@@ -244,13 +266,13 @@ fn real_main(o: Opts) -> Result<i32, String> {
     if let Some((b, only)) = o.replay {
         let dir = run::workdir(&base, 0)?;
         let children: Vec<usize> = match only {
-            Some(i) => vec![i],
+            Some((x, y)) => (x..=y).collect(),
             None => (0..plan.batch).collect(),
         };
         let det = plan.det(b);
         let entries = entries(&plan, &host, &o.aims, b, &children, None);
         let out = run_entries(&runner, &host, &entries, det, &dir)?;
-        println!("replay of batch {b}{}: {}", only.map(|i| format!(" child {i}")).unwrap_or_default(), describe(&out, children.len()));
+        println!("replay of batch {b}{}: {}", only.map(|(x, y)| format!(" children {x}-{y}")).unwrap_or_default(), describe(&out, children.len()));
         return Ok(if out.finding.is_some() { 1 } else { 0 });
     }
 
@@ -453,7 +475,7 @@ fn handle_finding(
     let _ = std::fs::create_dir_all(&fdir);
     let _ = std::fs::write(fdir.join("output-tail.txt"), &out.tail);
     let same = |o: &Outcome| o.finding.as_ref().is_some_and(|g| g.key() == key);
-    let mut note = String::new();
+    let mut note;
     if min_runs == usize::MAX {
         // Out of time: keep the batch as it was.
         let e = entries(plan, host, aims, b, children, None);
@@ -471,67 +493,96 @@ fn handle_finding(
         return;
     }
     let mut child_found = None;
+    let run_set = |set: &[usize]| -> bool {
+        let e = entries(plan, host, aims, b, set, None);
+        run_entries(runner, host, &e, det, dir).is_ok_and(|o| same(&o))
+    };
     // 1. The child that was running, alone.
     if let Some(c) = culprit {
-        let e = entries(plan, host, aims, b, &[c], None);
-        if let Ok(o) = run_entries(runner, host, &e, det, dir) {
-            if same(&o) {
-                child_found = Some(c);
-                let (mut child, depth) = (e[0].child.clone(), e[0].entry.depth);
-                // 2. Fewer host calls: drop chunks of run_ops while it still fails.
-                let mut runs = 0;
-                let mut chunk = child.run_ops.len().div_ceil(2).max(1);
-                'outer: while chunk >= 1 && runs < min_runs {
-                    let mut i = 0;
-                    while i < child.run_ops.len() && runs < min_runs {
-                        let mut t = child.clone();
-                        t.run_ops.drain(i..(i + chunk).min(t.run_ops.len()));
-                        runs += 1;
-                        let g = Gened { entry: Entry { bytes: gen::encode_child(host, &t), depth }, child: t.clone() };
-                        match run_entries(runner, host, std::slice::from_ref(&g), det, dir) {
-                            Ok(o) if same(&o) => child = t,
-                            _ => i += chunk,
-                        }
-                    }
-                    if chunk == 1 {
-                        break 'outer;
-                    }
-                    chunk /= 2;
-                }
-                let bytes = gen::encode_child(host, &child);
-                let root = gen::encode_root(host, &[Entry { bytes: bytes.clone(), depth }], "REPRO", 5, 20).unwrap_or_default();
-                let _ = std::fs::write(fdir.join("child.wasm"), &bytes);
-                let _ = std::fs::write(fdir.join("root.wasm"), &root);
-                let _ = std::fs::write(fdir.join("child-ops.txt"), format!("{:#?}\nstart: {:#?}\nblock: {:#?}\n", child.run_ops, child.start_ops, child.block_ops));
-                let mut names = Vec::new();
-                list_calls(host, &child.run_ops, &mut names);
-                if let Some(s) = &child.start_ops {
-                    list_calls(host, s, &mut names);
-                }
-                if child.recurse_unbounded {
-                    names.push("(unbounded trap::catch recursion in table function 2)".into());
-                }
-                note = format!(
-                    "reproduced by child {c} alone; after {runs} shrinking runs its run() makes these host calls in order: {}{}",
-                    names.join(" "),
-                    if child.start_ops.is_some() { " (it also has a start section)" } else { "" }
-                );
-            }
+        if run_set(&[c]) {
+            child_found = Some(c);
         }
     }
-    // 3. Else the window of children before it.
-    if child_found.is_none() {
-        let end = culprit.map_or(children.len(), |c| children.iter().position(|&x| x == c).unwrap_or(0) + 1);
-        let window: Vec<usize> = children[end.saturating_sub(8)..end].to_vec();
-        let e = entries(plan, host, aims, b, &window, None);
+    // 2. Else halve the children up to it while the failure stays (it may
+    //    come from a descendant of an earlier child, or need several).
+    let mut cand: Vec<usize> = match culprit {
+        Some(c) => children[..children.iter().position(|&x| x == c).map_or(children.len(), |p| p + 1)].to_vec(),
+        None => children.to_vec(),
+    };
+    let mut reproduced = child_found.is_some();
+    if child_found.is_none() && run_set(&cand) {
+        reproduced = true;
+        let mut runs = 0;
+        while cand.len() > 1 && runs < 16 {
+            let (a, z) = cand.split_at(cand.len() / 2);
+            let (a, z) = (a.to_vec(), z.to_vec());
+            runs += 1;
+            if run_set(&z) {
+                cand = z;
+                continue;
+            }
+            runs += 1;
+            if run_set(&a) {
+                cand = a;
+                continue;
+            }
+            break;
+        }
+        if cand.len() == 1 {
+            child_found = Some(cand[0]);
+        }
+    }
+    if let Some(c) = child_found {
+        let e = entries(plan, host, aims, b, &[c], None);
+        let (mut child, depth) = (e[0].child.clone(), e[0].entry.depth);
+        // 3. Fewer host calls: drop chunks of run_ops while it still fails.
+        let mut runs = 0;
+        let mut chunk = child.run_ops.len().div_ceil(2).max(1);
+        while runs < min_runs {
+            let mut i = 0;
+            while i < child.run_ops.len() && runs < min_runs {
+                let mut t = child.clone();
+                t.run_ops.drain(i..(i + chunk).min(t.run_ops.len()));
+                runs += 1;
+                let g = Gened { entry: Entry { bytes: gen::encode_child(host, &t), depth }, child: t.clone() };
+                match run_entries(runner, host, std::slice::from_ref(&g), det, dir) {
+                    Ok(o) if same(&o) => child = t,
+                    _ => i += chunk,
+                }
+            }
+            if chunk == 1 {
+                break;
+            }
+            chunk /= 2;
+        }
+        let bytes = gen::encode_child(host, &child);
+        let root = gen::encode_root(host, &[Entry { bytes: bytes.clone(), depth }], "REPRO", 5, 20).unwrap_or_default();
+        let _ = std::fs::write(fdir.join("child.wasm"), &bytes);
+        let _ = std::fs::write(fdir.join("root.wasm"), &root);
+        let _ = std::fs::write(fdir.join("child-ops.txt"), format!("{:#?}\nstart: {:#?}\nblock: {:#?}\n", child.run_ops, child.start_ops, child.block_ops));
+        let mut names = Vec::new();
+        list_calls(host, &child.run_ops, &mut names);
+        if let Some(s) = &child.start_ops {
+            names.push("start{".into());
+            list_calls(host, s, &mut names);
+            names.push("}".into());
+        }
+        if child.recurse_unbounded {
+            names.push("(unbounded trap::catch recursion in table function 2)".into());
+        }
+        note = format!(
+            "reproduced by child {c} alone (depth {depth}); after {runs} shrinking runs its run() makes these host calls in order: {}",
+            names.join(" ")
+        );
+    } else {
+        let e = entries(plan, host, aims, b, &cand, None);
         let list: Vec<Entry> = e.iter().map(|g| Entry { bytes: g.entry.bytes.clone(), depth: g.entry.depth }).collect();
-        let reproduced = run_entries(runner, host, &e, det, dir).is_ok_and(|o| same(&o));
         let root = gen::encode_root(host, &list, "REPRO", 5, 20).unwrap_or_default();
         let _ = std::fs::write(fdir.join("root.wasm"), &root);
         note = if reproduced {
-            format!("reproduced by children {:?} together (not by the last alone)", window)
+            format!("reproduced by children {}-{} together, by no single one", cand[0], cand[cand.len() - 1])
         } else {
-            format!("not reproduced by children {:?} alone or together: flaky or needs the whole batch (rerun the batch)", window)
+            "not reproduced by the batch again: flaky (timing) or needs the runtime's state".to_string()
         };
     }
     let detflag = det.map_or(String::new(), |s| format!(" --deterministic={s}"));
