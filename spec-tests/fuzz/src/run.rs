@@ -53,8 +53,8 @@ impl Finding {
             }
             Finding::Signal(s) => format!("signal {s}"),
             Finding::Exit(c, _) => format!("exit {c}"),
-            Finding::Hang(w) => format!("hang {w}"),
-            Finding::Memory(_, w) => format!("memory {w}"),
+            Finding::Hang(w) => format!("hang {}", stable(w)),
+            Finding::Memory(_, w) => format!("memory {}", stable(w)),
             Finding::Escape(_) => "escape".into(),
         }
     }
@@ -68,6 +68,15 @@ impl Finding {
             Finding::Escape(_) => "escape",
         }
     }
+}
+
+/// A "where" without the sampled innermost frames ("a in b" -> "b"), which
+/// vary from one sample of the same bug to the next.
+fn stable(w: &str) -> String {
+    let mut parts: Vec<&str> = w.split(", ").map(|p| p.rsplit(" in ").next().unwrap_or(p)).collect();
+    parts.sort();
+    parts.dedup();
+    parts.join(", ")
 }
 
 /// How one runtime invocation went.
