@@ -131,7 +131,9 @@ pub fn install_binary(lunatic: &Path, base: &Path) -> Result<PathBuf, String> {
     let to = base.join("lunatic");
     std::fs::copy(lunatic, &to).map_err(|e| format!("cannot copy the runtime {}: {e}", lunatic.display()))?;
     set_mode(&to, 0o755);
-    Ok(to)
+    // A temp dir mounted noexec: run it where it is.
+    let runs = Command::new(&to).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    Ok(if runs { to } else { lunatic.to_path_buf() })
 }
 
 /// Work dir of worker `w`: the runtime's cwd (its preopened `.`).
