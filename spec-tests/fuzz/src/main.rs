@@ -273,6 +273,11 @@ fn real_main(o: Opts) -> Result<i32, String> {
         let entries = entries(&plan, &host, &o.aims, b, &children, None);
         let out = run_entries(&runner, &host, &entries, det, &dir)?;
         println!("replay of batch {b}{}: {}", only.map(|(x, y)| format!(" children {x}-{y}")).unwrap_or_default(), describe(&out, children.len()));
+        if out.finding.is_none() {
+            let _ = std::fs::remove_dir_all(&base);
+        } else {
+            println!("the batch root is in {}", dir.join("root.wasm").display());
+        }
         return Ok(if out.finding.is_some() { 1 } else { 0 });
     }
 
