@@ -12,6 +12,7 @@ mod metrics;
 pub(crate) mod networking;
 mod process;
 mod registry;
+mod sqlite;
 mod timer;
 mod trap;
 mod version;
@@ -31,6 +32,8 @@ pub(crate) struct Resources {
     pub(crate) errors: Table<anyhow::Error>,
     /// DNS iterators, sockets, listeners and streams.
     pub(crate) net: networking::NetResources,
+    /// SQLite connections and statements.
+    pub(crate) sqlite: sqlite::SqliteResources,
 }
 
 impl Default for Resources {
@@ -41,6 +44,7 @@ impl Default for Resources {
             timers: Table::new("timer"),
             errors: Table::new("error"),
             net: networking::NetResources::default(),
+            sqlite: sqlite::SqliteResources::default(),
         }
     }
 }
@@ -58,6 +62,7 @@ pub(crate) fn register(host: &mut HostFunctions<'_>) {
     distributed::register(host);
     metrics::register(host);
     networking::register(host);
+    sqlite::register(host);
 }
 
 /// Stores `error` in the caller's error table and writes its ID at `ptr`;
