@@ -17,8 +17,11 @@
 //! bind key binds the parameter of that name when the statement has one
 //! (tried as given, then with `:`, `@`, `$`), else index 1 as the original
 //! (Q5); `last_error` without an error returns an empty error instead of
-//! trapping; and `ATTACH` of a file is refused, since only the database
-//! opened through the preopen check may be touched.
+//! trapping; `ATTACH` of a file is refused, since only the database opened
+//! through the preopen check may be touched; an in-memory database is
+//! limited to the process's `max_memory`; and pragmas that change
+//! process-wide SQLite state or memory limits cannot be set (see
+//! `os::sqlite`).
 
 use super::guest;
 use crate::engine::HostFunctions;
@@ -163,19 +166,19 @@ fn normalize(path: &Path) -> PathBuf {
 }
 
 /// Opens `path` after the preopen check; `:memory:` and `""` (a private
-/// temporary database) need no directory.
-fn open_checked(path: &str, preopens: &[PathBuf]) -> anyhow::Result<Connection> {
+/// temporary database) need no directory. An in-memory database lives in
+/// host memory, so it may grow to at most `max_memory` bytes, the process's
+/// linear-memory limit.
+fn open_checked(path: &str, preopens: &[PathBuf], max_memory: u64) -> anyhow::Result<Connection> {
     let target = if path.is_empty() || path == ":memory:" {
         path.to_owned()
     } else {
         let real = check_path(path, preopens).map_err(|e| e.context(format!("Failed to access '{path}'")))?;
-        // An absolute path never starts with `file:`, so SQLite cannot read
-        // it as a URI with options of its own.
         real.into_os_string()
             .into_string()
             .map_err(|_| anyhow::anyhow!("Failed to access '{path}'"))?
     };
-    Ok(Connection::open(&target)?)
+    Ok(Connection::open(&target, max_memory)?)
 }
 
 fn open(mut caller: Caller<'_, ProcessState>, ptr: i32, len: i32, id_ptr: i32) -> Result<i64, Error> {
@@ -190,10 +193,11 @@ fn open(mut caller: Caller<'_, ProcessState>, ptr: i32, len: i32, id_ptr: i32) -
         return super::fail_with(memory, state, id_ptr, error).map(i64::from);
     }
     let preopens: Vec<PathBuf> = state.config.preopens.iter().map(|p| p.host.clone()).collect();
+    let max_memory = state.config.max_memory;
     offload(
         memory,
         state,
-        move || open_checked(&path, &preopens),
+        move || open_checked(&path, &preopens, max_memory),
         move |memory, state, opened| match opened {
             Ok(conn) => {
                 let sqlite = &mut state.resources.sqlite;

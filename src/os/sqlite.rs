@@ -83,25 +83,50 @@ unsafe impl Send for Connection {}
 // concurrently in serialized mode (messages are read under the db mutex).
 unsafe impl Sync for Connection {}
 
-/// Files an `ATTACH` may name: none on disk (the preopen check covers only
-/// the database a connection is opened with). `VACUUM` attaches `''`.
+/// Pragmas a guest may read but not set: they change process-wide SQLite
+/// state (heap limits, directories) or let one connection's memory grow
+/// past what [`Connection::open`] allows (cache, temp storage in memory,
+/// page counts and sizes, mmap, helper threads).
+const LOCKED_PRAGMAS: &[&str] = &[
+    "cache_size",
+    "data_store_directory",
+    "hard_heap_limit",
+    "max_page_count",
+    "mmap_size",
+    "page_size",
+    "soft_heap_limit",
+    "temp_store",
+    "temp_store_directory",
+    "threads",
+];
+
+/// The authorizer of every connection: an `ATTACH` may name no file (the
+/// preopen check covers only the database a connection is opened with) and
+/// no in-memory database (it would escape the size limit); only `''`, the
+/// disk-backed temporary database `VACUUM` attaches, is allowed. Pragmas in
+/// [`LOCKED_PRAGMAS`] cannot be set.
 unsafe extern "C" fn authorize(
     _data: *mut c_void,
     action: c_int,
     arg1: *const c_char,
-    _arg2: *const c_char,
+    arg2: *const c_char,
     _arg3: *const c_char,
     _arg4: *const c_char,
 ) -> c_int {
-    if action != ffi::SQLITE_ATTACH {
-        return ffi::SQLITE_OK;
-    }
-    if arg1.is_null() {
-        return ffi::SQLITE_DENY;
-    }
-    // SAFETY: SQLite passes a NUL-terminated filename valid for this call.
-    let file = unsafe { CStr::from_ptr(arg1) }.to_bytes();
-    if file.is_empty() || file == b":memory:" {
+    let allowed = match action {
+        ffi::SQLITE_ATTACH => {
+            // SAFETY: SQLite passes null or a NUL-terminated string valid
+            // for this call.
+            !arg1.is_null() && unsafe { CStr::from_ptr(arg1) }.to_bytes().is_empty()
+        }
+        ffi::SQLITE_PRAGMA if !arg1.is_null() && !arg2.is_null() => {
+            // SAFETY: as above (arg1 is the pragma's name, arg2 its value).
+            let name = unsafe { CStr::from_ptr(arg1) }.to_bytes();
+            !LOCKED_PRAGMAS.iter().any(|locked| name.eq_ignore_ascii_case(locked.as_bytes()))
+        }
+        _ => true,
+    };
+    if allowed {
         ffi::SQLITE_OK
     } else {
         ffi::SQLITE_DENY
@@ -111,9 +136,11 @@ unsafe extern "C" fn authorize(
 impl Connection {
     /// Opens (creating if needed) the database at `path` for reading and
     /// writing (read-only if the file cannot be written), like the original
-    /// runtime. `path` is a plain file name (URIs are not interpreted),
-    /// `:memory:` or `""` (a private temporary database).
-    pub(crate) fn open(path: &str) -> Result<Connection, Error> {
+    /// runtime. `path` is an absolute file name (so never read as a URI),
+    /// `:memory:` or `""` (a private temporary database). An in-memory
+    /// database may grow to `max_memory` bytes, then writes fail with
+    /// SQLITE_FULL.
+    pub(crate) fn open(path: &str, max_memory: u64) -> Result<Connection, Error> {
         // SAFETY: sqlite3_threadsafe has no preconditions.
         if unsafe { ffi::sqlite3_threadsafe() } == 0 {
             return Err(Error::new(None, "the SQLite library was built without thread safety"));
@@ -133,6 +160,11 @@ impl Connection {
         if rc != ffi::SQLITE_OK {
             // The handle exists and carries the message; `conn` closes it.
             return Err(conn.error_for(rc));
+        }
+        if path == ":memory:" {
+            // Set before the authorizer, which locks these pragmas.
+            let pages = (max_memory / 4096).clamp(1, i32::MAX as u64);
+            conn.execute(&format!("PRAGMA page_size = 4096; PRAGMA max_page_count = {pages}"))?;
         }
         // SAFETY: db is an open handle; `authorize` is a plain function that
         // does not use its user-data pointer (null here).
@@ -434,7 +466,7 @@ mod tests {
 
     #[test]
     fn statements_bind_step_and_read() {
-        let conn = Arc::new(Connection::open(":memory:").unwrap());
+        let conn = Arc::new(Connection::open(":memory:", 1 << 30).unwrap());
         conn.execute("CREATE TABLE t(a INTEGER, b TEXT, c REAL, d BLOB, e); INSERT INTO t VALUES (1, 'x', 1.5, x'00ff', NULL)").unwrap();
         assert_eq!(conn.changes(), 1);
         let mut stmt = conn.prepare("SELECT a, b, c, d, e, ?1, :n FROM t").unwrap();
@@ -468,7 +500,7 @@ mod tests {
 
     #[test]
     fn errors_carry_code_and_message() {
-        let conn = Arc::new(Connection::open("").unwrap());
+        let conn = Arc::new(Connection::open("", 1 << 30).unwrap());
         assert_eq!(conn.last_error(), None);
         let err = conn.execute("SELEC 1").unwrap_err();
         assert_eq!(err.code, Some(1));
@@ -483,11 +515,31 @@ mod tests {
 
     #[test]
     fn attach_of_files_is_refused() {
-        let conn = Connection::open(":memory:").unwrap();
+        let conn = Connection::open(":memory:", 1 << 30).unwrap();
         let err = conn.execute("ATTACH '/tmp/lunatic-sqlite-attach.db' AS x").unwrap_err();
         assert_eq!(err.code, Some(ffi::SQLITE_AUTH));
-        conn.execute("ATTACH ':memory:' AS m; VACUUM").unwrap();
-        let err = conn.execute("VACUUM INTO '/tmp/lunatic-sqlite-into.db'").unwrap_err();
-        assert_eq!(err.code, Some(ffi::SQLITE_AUTH), "{err}");
+        conn.execute("ATTACH '' AS t; VACUUM").unwrap();
+        for sql in [
+            "VACUUM INTO '/tmp/lunatic-sqlite-into.db'",
+            "ATTACH ':memory:' AS m",
+            "PRAGMA max_page_count = 1000000",
+            "PRAGMA Hard_Heap_Limit = 1",
+            "PRAGMA temp_store = MEMORY",
+        ] {
+            let err = conn.execute(sql).unwrap_err();
+            assert_eq!(err.code, Some(ffi::SQLITE_AUTH), "{sql}: {err}");
+        }
+        // Reading a locked pragma is fine.
+        conn.execute("PRAGMA cache_size").unwrap();
+    }
+
+    #[test]
+    fn in_memory_databases_are_bounded() {
+        let conn = Connection::open(":memory:", 64 * 4096).unwrap();
+        conn.execute("CREATE TABLE t(x)").unwrap();
+        let err = conn
+            .execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 10000) INSERT INTO t SELECT randomblob(100) FROM c")
+            .unwrap_err();
+        assert_eq!(err.code, Some(ffi::SQLITE_FULL), "{err}");
     }
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use lunatic::sqlite::{Query, SqliteClient, Value};
-use lunatic::{Mailbox, MessageSignal, Process, ProcessDiedSignal};
+use lunatic::{Mailbox, MessageSignal, Process, ProcessConfig, ProcessDiedSignal};
 
 /// The raw host functions, with the same Rust types the guest crate
 /// declares them with (so both declarations link to one import).
@@ -46,6 +46,7 @@ fn main() {
         "readonly" => readonly(rest[0]),
         "released" => released(rest[0]),
         "blocking" => blocking(),
+        "limits" => limits(),
         other => {
             eprintln!("sqlite: unknown scenario {other:?}");
             std::process::exit(64);
@@ -334,4 +335,36 @@ fn blocking() {
     }
     println!("echoes answered before the slow query ended: {answered_first}");
     let _ = m.receive_timeout(Duration::from_secs(30));
+}
+
+/// What a guest may not do with SQL: attach files or in-memory databases,
+/// set pragmas with process-wide effect or that lift memory limits, or grow
+/// an in-memory database past its process's memory limit.
+fn limits() {
+    let db = SqliteClient::connect(":memory:").unwrap();
+    for sql in [
+        "ATTACH 'db/other.db' AS other",
+        "ATTACH ':memory:' AS m",
+        "PRAGMA hard_heap_limit = 1",
+        "PRAGMA max_page_count = 2000000000",
+        "PRAGMA temp_store = MEMORY",
+        "VACUUM INTO 'db/copy.db'",
+        "VACUUM",
+    ] {
+        println!("{sql}: {:?}", db.execute(sql).map_err(|e| e.code));
+    }
+    println!("read a pragma: {:?}", db.query("PRAGMA page_size"));
+    let m = unsafe { Mailbox::<u64>::new() }.monitorable();
+    let mut config = ProcessConfig::new().unwrap();
+    config.set_max_memory(16 << 20);
+    let child = Process::spawn_config(&config, m.this(), |root: Process<u64>, _: Mailbox<()>| {
+        let db = SqliteClient::connect(":memory:").unwrap();
+        db.execute("CREATE TABLE t(x)").unwrap();
+        let fill = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 4000) INSERT INTO t SELECT randomblob(10000) FROM c";
+        println!("40 MB into a 16 MiB process: {:?}", db.execute(fill).map_err(|e| e.code));
+        println!("rolled back, still usable: {:?}", db.query("SELECT count(*) FROM t"));
+        root.send(1);
+    });
+    m.monitor(child);
+    println!("child answered: {}", matches!(m.receive(), MessageSignal::Message(1)));
 }
