@@ -379,8 +379,11 @@ pub(crate) mod wire {
     /// How a bind pair names its parameter.
     #[derive(Debug, PartialEq)]
     pub(crate) enum BindKey {
+        /// No key: parameter 1.
         None,
+        /// A 1-based parameter index.
         Numeric(u64),
+        /// A parameter name.
         String(String),
     }
 
