@@ -12,6 +12,7 @@ mod metrics;
 pub(crate) mod networking;
 mod process;
 mod registry;
+mod sqlite;
 mod timer;
 mod trap;
 mod version;
@@ -32,6 +33,8 @@ pub(crate) struct Resources {
     pub(crate) errors: Table<anyhow::Error>,
     /// DNS iterators, sockets, listeners and streams.
     pub(crate) net: networking::NetResources,
+    /// SQLite connections and statements.
+    pub(crate) sqlite: sqlite::SqliteResources,
 }
 
 impl Default for Resources {
@@ -42,6 +45,7 @@ impl Default for Resources {
             timers: timer::Timers::default(),
             errors: Table::new("error"),
             net: networking::NetResources::default(),
+            sqlite: sqlite::SqliteResources::default(),
         }
     }
 }
@@ -59,6 +63,7 @@ pub(crate) fn register(host: &mut HostFunctions<'_>) {
     distributed::register(host);
     metrics::register(host);
     networking::register(host);
+    sqlite::register(host);
 }
 
 /// Stores `error` in the caller's error table and writes its ID at `ptr`;

@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 
 mod pool;
+pub(crate) mod sqlite;
 
 pub use pool::PoolAllocator;
 
