@@ -41,8 +41,6 @@ pub(crate) struct ProcessState {
     /// Processes to tell when this one ends.
     pub(crate) monitors: HashMap<u64, ProcessHandle>,
     pub(crate) die_when_link_dies: bool,
-    /// Whether idle zero pages of linear memory were already given back.
-    pub(crate) memory_compacted: bool,
     /// Children spawned since the last suspension; they start running when
     /// this process next waits, yields or ends (as in the original, where a
     /// child runs after its parent yields), so a kill or message sent right
@@ -86,7 +84,6 @@ impl ProcessState {
             links: HashMap::new(),
             monitors: HashMap::new(),
             die_when_link_dies: true,
-            memory_compacted: false,
             spawned: Vec::new(),
             pending: None,
             wasi,
