@@ -28,10 +28,11 @@ pub struct RuntimeOptions {
     /// given back to the OS (`None`: never; zero: at once). Each wait that
     /// lasts this long compacts again, looking only at pages still resident.
     pub compact_idle_after: Option<std::time::Duration>,
-    /// How many bytes of linear memory may sit in processes that wait out
-    /// `compact_idle_after` (a process counts its whole memory before its
-    /// first compaction, afterwards what that left resident); a process
-    /// that parks beyond this budget is compacted at once. Bounds the memory of a burst of new idle processes
+    /// How many bytes of linear memory may sit in new processes that wait
+    /// out `compact_idle_after` (a process counts its whole memory until its
+    /// first compaction; afterwards it holds only what it touched since and
+    /// is not counted); a new process that parks beyond this budget is
+    /// compacted at once. Bounds the memory of a burst of new idle processes
     /// (spawning at ~2 000/s, half a second of delay is a gigabyte) without
     /// making short waits pay for compaction in small programs.
     pub compact_budget: usize,

@@ -375,28 +375,29 @@ impl IdleTimer {
 /// left, and the pages it stashed (see [`crate::os::compact`]).
 #[derive(Default)]
 struct IdleMemory {
-    /// (address and size of the memory's buffer, bytes resident once the
-    /// stash is restored), or `None` before the first compaction (every
-    /// page is resident then).
-    last: Option<(usize, usize, usize)>,
+    /// Address and size of the memory's buffer at the last compaction, or
+    /// `None` before the first one (every page is resident then).
+    last: Option<(usize, usize)>,
     /// The module's data segments, read at the first compaction.
     image: Option<crate::os::compact::Image>,
     stash: crate::os::compact::Stash,
 }
 
 impl IdleMemory {
-    /// Bytes of linear memory this process may hold beyond what it needs,
-    /// to charge against the compaction budget: all of it before the first
-    /// compaction (or after the buffer moved), else what the last one left
-    /// plus what the memory grew by since.
-    fn charge(&self, store: &Store<ProcessState>) -> usize {
-        let Some(memory) = store.data().memory else { return 0 };
+    /// Bytes of linear memory to charge against the compaction budget while
+    /// this process waits out the delay: all of it before its first
+    /// compaction (a new process holds every page of its memory), else
+    /// nothing unless the buffer moved since (a grown memory). A compacted
+    /// process holds only what it touched since; making it compact at once
+    /// whenever the budget is spent would cost each of its short waits a
+    /// compaction and a restore (a busy server's connections), to give
+    /// back little.
+    fn charge(&self, store: &Store<ProcessState>) -> Option<usize> {
+        let memory = store.data().memory?;
         let data = memory.data(store);
         match self.last {
-            Some((at, size, resident)) if at == data.as_ptr() as usize && data.len() >= size => {
-                resident + (data.len() - size)
-            }
-            _ => data.len(),
+            Some((at, size)) if at == data.as_ptr() as usize && data.len() == size => None,
+            _ => Some(data.len()),
         }
     }
 
@@ -410,7 +411,7 @@ impl IdleMemory {
         let image = self.image.get_or_insert_with(|| crate::os::compact::Image::of_module(module.bytes()));
         let data = memory.data_mut(&mut *store);
         let done = crate::os::compact::compact(data, module.bytes(), image, &mut self.stash);
-        self.last = Some((data.as_ptr() as usize, data.len(), done.resident + done.stashed));
+        self.last = Some((data.as_ptr() as usize, data.len()));
         log::trace!(
             target: "lunatic::process",
             "compacted: {} bytes released, {} stashed in {} bytes, {} resident",
@@ -439,9 +440,9 @@ impl IdleMemory {
 enum Compaction {
     /// The wait has not parked yet.
     Unarmed,
-    /// Parked: compact when the timer fires; the charge holds this
-    /// process's share of the budget until then.
-    Armed { timer: IdleTimer, _charge: crate::engine::CompactCharge },
+    /// Parked: compact when the timer fires; the charge (if any) holds
+    /// this process's share of the budget until then.
+    Armed { timer: IdleTimer, _charge: Option<crate::engine::CompactCharge> },
     /// Compacted, or compaction is off.
     Done,
 }
@@ -464,10 +465,13 @@ impl Compaction {
                     Compaction::Done
                 }
                 Some(delay) => {
-                    let bytes = idle_memory.charge(store);
-                    let state = store.data();
-                    match state.runtime.charge_idle_memory(bytes) {
+                    let charge = match idle_memory.charge(store) {
+                        None => Some(None),
+                        Some(bytes) => store.data().runtime.charge_idle_memory(bytes).map(Some),
+                    };
+                    match charge {
                         Some(charge) => {
+                            let state = store.data();
                             let timer = IdleTimer::new(&state.runtime, state.id(), delay);
                             Compaction::Armed { timer, _charge: charge }
                         }
