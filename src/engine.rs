@@ -23,11 +23,15 @@ pub const DEFAULT_FUEL_SLICE: u64 = 30_000;
 pub struct RuntimeOptions {
     /// Fuel a process runs before it yields to others.
     pub fuel_slice: u64,
-    /// How long a process waits in `receive` before its untouched memory
-    /// pages are given back to the OS (`None`: never; zero: at once).
+    /// How long a process waits (in `receive`, on a socket, a timer, a
+    /// file, a child...) before the all-zero pages of its linear memory are
+    /// given back to the OS (`None`: never; zero: at once). Each wait that
+    /// lasts this long compacts again, looking only at pages still resident.
     pub compact_idle_after: Option<std::time::Duration>,
-    /// How many bytes of linear memory may sit in processes that wait out
-    /// `compact_idle_after`; a process that parks beyond this budget is
+    /// How many bytes of linear memory may sit in new processes that wait
+    /// out `compact_idle_after` (a process counts its whole memory until its
+    /// first compaction; afterwards it holds only what it touched since and
+    /// is not counted); a new process that parks beyond this budget is
     /// compacted at once. Bounds the memory of a burst of new idle processes
     /// (spawning at ~2 000/s, half a second of delay is a gigabyte) without
     /// making short waits pay for compaction in small programs.

@@ -131,6 +131,7 @@ async fn drive(
     let tracing = store.data().runtime.trace().is_some();
     // Fuel in the store when this run of the process began (for the trace).
     let mut started = if tracing { store.get_fuel().unwrap_or(0) } else { 0 };
+    let mut idle_memory = IdleMemory::default();
     let exit = loop {
         let frame = frames.last_mut().expect("the root frame is popped only on return");
         let step = match frame.call.take().expect("a runnable frame") {
@@ -196,9 +197,9 @@ async fn drive(
                             });
                         }
                         other => match if tracing {
-                            traced_wait(store, other, &mut started).await
+                            traced_wait(store, other, &mut started, &mut idle_memory).await
                         } else {
-                            wait(store, other).await
+                            wait(store, other, &mut idle_memory).await
                         } {
                             Ok(Ok(inputs)) => {
                                 frames.last_mut().unwrap().call =
@@ -253,6 +254,7 @@ async fn traced_wait(
     store: &mut Store<ProcessState>,
     pending: Pending,
     started: &mut u64,
+    idle_memory: &mut IdleMemory,
 ) -> Result<Result<Vec<Val>, wasmi::Error>, Exit> {
     let then = match &pending {
         Pending::Receive { .. } => "waits: receive",
@@ -261,7 +263,7 @@ async fn traced_wait(
     };
     let mut line = Some(trace_line(store, *started, then));
     let woke = {
-        let mut woke = pin!(wait(store, pending));
+        let mut woke = pin!(wait(store, pending, idle_memory));
         future::poll_fn(|cx| {
             let poll = woke.as_mut().poll(cx);
             if poll.is_pending() {
@@ -346,7 +348,6 @@ fn resume_parent(parent: &mut Frame, inputs: Vec<Val>) {
 enum Wake {
     Signals(std::collections::VecDeque<super::Signal>),
     Deadline,
-    Idle,
 }
 
 /// Puts a received message in the scratch slot; the host call returns its kind.
@@ -356,9 +357,9 @@ fn deliver(state: &mut ProcessState, message: crate::message::Message) -> Vec<Va
     vec![Val::I32(kind)]
 }
 
-/// Fires when a process has waited in `receive` long enough to compact its
-/// memory: the runtime's idle watch when it has one (no timer per wait),
-/// else a scheduler timer (deterministic mode: virtual time).
+/// Fires when a process has waited long enough to compact its memory: the
+/// runtime's idle watch when it has one (no timer per wait), else a
+/// scheduler timer (deterministic mode: virtual time).
 enum IdleTimer {
     Watch(super::idle::IdleWait),
     Timer(BoxFuture<()>),
@@ -380,13 +381,125 @@ impl IdleTimer {
     }
 }
 
-/// Gives the untouched (all-zero) pages of a parked process's linear memory
-/// back to the OS; done once per process, when it first idles.
-fn compact_memory(store: &mut Store<ProcessState>) {
-    store.data_mut().memory_compacted = true;
-    if let Some(memory) = store.data().memory {
-        let released = crate::os::release_zero_pages(memory.data_mut(&mut *store));
-        log::trace!(target: "lunatic::process", "released {released} bytes of zero pages");
+/// A process's linear memory across its waits: what the last compaction
+/// left, and the pages it stashed (see [`crate::os::compact`]).
+#[derive(Default)]
+struct IdleMemory {
+    /// Address and size of the memory's buffer at the last compaction, or
+    /// `None` before the first one (every page is resident then).
+    last: Option<(usize, usize)>,
+    /// The module's data segments, read at the first compaction.
+    image: Option<crate::os::compact::Image>,
+    stash: crate::os::compact::Stash,
+}
+
+impl IdleMemory {
+    /// Bytes of linear memory to charge against the compaction budget while
+    /// this process waits out the delay: all of it before its first
+    /// compaction (a new process holds every page of its memory), else
+    /// nothing unless the buffer moved since (a grown memory). A compacted
+    /// process holds only what it touched since; making it compact at once
+    /// whenever the budget is spent would cost each of its short waits a
+    /// compaction and a restore (a busy server's connections), to give
+    /// back little.
+    fn charge(&self, store: &Store<ProcessState>) -> Option<usize> {
+        let memory = store.data().memory?;
+        let data = memory.data(store);
+        match self.last {
+            Some((at, size)) if at == data.as_ptr() as usize && data.len() == size => None,
+            _ => Some(data.len()),
+        }
+    }
+
+    /// Gives back the pages of a waiting process's linear memory that hold
+    /// nothing but zeros or their initial data, and stashes those that
+    /// differ from that by little. [`IdleMemory::restore`] must run before
+    /// the memory is used again.
+    fn compact(&mut self, store: &mut Store<ProcessState>) {
+        let Some(memory) = store.data().memory else { return };
+        let module = store.data().module.clone();
+        let image = self.image.get_or_insert_with(|| crate::os::compact::Image::of_module(module.bytes()));
+        let data = memory.data_mut(&mut *store);
+        let done = crate::os::compact::compact(data, module.bytes(), image, &mut self.stash);
+        self.last = Some((data.as_ptr() as usize, data.len()));
+        log::trace!(
+            target: "lunatic::process",
+            "compacted: {} bytes released, {} stashed in {} bytes, {} resident",
+            done.released,
+            done.stashed,
+            self.stash.bytes(),
+            done.resident
+        );
+    }
+
+    /// Rebuilds the stashed pages, if any: called the moment a wait ends,
+    /// before anything reads or writes the memory.
+    fn restore(&mut self, store: &mut Store<ProcessState>) {
+        if self.stash.is_empty() {
+            return;
+        }
+        let (Some(memory), Some(image)) = (store.data().memory, &self.image) else { return };
+        let module = store.data().module.clone();
+        let data = memory.data_mut(&mut *store);
+        crate::os::compact::restore(data, module.bytes(), image, &mut self.stash);
+    }
+}
+
+/// The compaction of one wait: armed when the wait parks, done at most
+/// once (the guest runs between two waits, so each may find new zero pages).
+enum Compaction {
+    /// The wait has not parked yet.
+    Unarmed,
+    /// Parked: compact when the timer fires; the charge (if any) holds
+    /// this process's share of the budget until then.
+    Armed { timer: IdleTimer, _charge: Option<crate::engine::CompactCharge> },
+    /// Compacted, or compaction is off.
+    Done,
+}
+
+impl Compaction {
+    /// Called each time the wait finds nothing to do yet: arms the timer on
+    /// the first call (or compacts at once when the delay is zero or the
+    /// budget is spent), compacts when the timer has fired.
+    fn poll(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        store: &mut Store<ProcessState>,
+        idle_memory: &mut IdleMemory,
+    ) {
+        if let Compaction::Unarmed = self {
+            *self = match store.data().runtime.compact_idle_after() {
+                None => Compaction::Done,
+                Some(Duration::ZERO) => {
+                    idle_memory.compact(store);
+                    Compaction::Done
+                }
+                Some(delay) => {
+                    let charge = match idle_memory.charge(store) {
+                        None => Some(None),
+                        Some(bytes) => store.data().runtime.charge_idle_memory(bytes).map(Some),
+                    };
+                    match charge {
+                        Some(charge) => {
+                            let state = store.data();
+                            let timer = IdleTimer::new(&state.runtime, state.id(), delay);
+                            Compaction::Armed { timer, _charge: charge }
+                        }
+                        None => {
+                            idle_memory.compact(store);
+                            Compaction::Done
+                        }
+                    }
+                }
+            };
+        }
+        if let Compaction::Armed { timer, .. } = self {
+            if timer.poll(cx).is_ready() {
+                // The charge goes back first: the process holds no idle memory now.
+                *self = Compaction::Done;
+                idle_memory.compact(store);
+            }
+        }
     }
 }
 
@@ -412,19 +525,21 @@ fn refuel(store: &mut Store<ProcessState>, required: u64) -> Result<(), Exit> {
     Ok(())
 }
 
-/// Awaits a pending operation while handling signals. The outer `Result`
-/// ends the process; the inner one is the host call's result or trap.
+/// Awaits a pending operation while handling signals, and compacts the
+/// process's memory if it waits long enough. The outer `Result` ends the
+/// process; the inner one is the host call's result or trap.
 async fn wait(
     store: &mut Store<ProcessState>,
     pending: Pending,
+    idle_memory: &mut IdleMemory,
 ) -> Result<Result<Vec<Val>, wasmi::Error>, Exit> {
     store.data_mut().start_spawned();
+    let mut compaction = Compaction::Unarmed;
     match pending {
         Pending::Async(work) => {
             let mut work = pin!(work);
             let completion = loop {
-                let state = store.data_mut();
-                let handle = state.handle.clone();
+                let handle = store.data().handle.clone();
                 let next = future::poll_fn(|cx| {
                     // Host code too: a panic in it traps this process only.
                     match crate::engine::contain(|| work.as_mut().poll(cx)) {
@@ -432,24 +547,29 @@ async fn wait(
                         Err(trap) => return Poll::Ready(Ok(Err(trap))),
                         Ok(Poll::Pending) => {}
                     }
-                    handle.poll_signals(cx).map(Err)
+                    if let Poll::Ready(signals) = handle.poll_signals(cx) {
+                        return Poll::Ready(Err(signals));
+                    }
+                    compaction.poll(cx, store, idle_memory);
+                    Poll::Pending
                 })
                 .await;
+                // Before anything (the completion) touches the memory.
+                idle_memory.restore(store);
                 match next {
                     Ok(completion) => break completion,
-                    Err(signals) => state.handle_signals(signals)?,
+                    Err(signals) => store.data_mut().handle_signals(signals)?,
                 }
             };
+            drop(compaction);
             store.data_mut().handle_queued_signals()?;
             Ok(completion.and_then(|completion| {
                 crate::engine::contain(|| completion(&mut store.as_context_mut()))?
             }))
         }
         Pending::Receive { tags, deadline, mut skip } => {
-            let runtime = store.data().runtime.clone();
-            let scheduler = runtime.scheduler_arc();
+            let scheduler = store.data().runtime.scheduler_arc();
             let mut timer = deadline.map(|at| scheduler.sleep_until(at));
-            let mut compact = None;
             store.data_mut().handle_queued_signals()?;
             loop {
                 let state = store.data_mut();
@@ -457,21 +577,7 @@ async fn wait(
                     return Ok(Ok(deliver(state, message)));
                 }
                 skip = state.mailbox.len();
-                if !state.memory_compacted && compact.is_none() {
-                    let size = state.memory.map_or(0, |memory| memory.data_size(&*store));
-                    match runtime.compact_idle_after() {
-                        Some(Duration::ZERO) => compact_memory(store),
-                        Some(delay) => match runtime.charge_idle_memory(size) {
-                            Some(charge) => {
-                                let pid = store.data().id();
-                                compact = Some((IdleTimer::new(&runtime, pid, delay), charge));
-                            }
-                            None => compact_memory(store),
-                        },
-                        None => {}
-                    }
-                }
-                let handle = store.data().handle.clone();
+                let handle = state.handle.clone();
                 let next = future::poll_fn(|cx| {
                     if let Poll::Ready(signals) = handle.poll_signals(cx) {
                         return Poll::Ready(Wake::Signals(signals));
@@ -481,19 +587,13 @@ async fn wait(
                             return Poll::Ready(Wake::Deadline);
                         }
                     }
-                    if let Some((idle, _)) = &mut compact {
-                        if idle.poll(cx).is_ready() {
-                            // A finished future must not be polled again.
-                            compact = None;
-                            return Poll::Ready(Wake::Idle);
-                        }
-                    }
+                    compaction.poll(cx, store, idle_memory);
                     Poll::Pending
                 })
                 .await;
+                idle_memory.restore(store);
                 match next {
                     Wake::Signals(signals) => store.data_mut().handle_signals(signals)?,
-                    Wake::Idle => compact_memory(store),
                     Wake::Deadline => {
                         // One last look at what arrived meanwhile.
                         let state = store.data_mut();

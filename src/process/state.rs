@@ -43,8 +43,6 @@ pub(crate) struct ProcessState {
     /// Processes this one monitors, told to forget it when it ends.
     pub(crate) monitoring: HashMap<u64, ProcessHandle>,
     pub(crate) die_when_link_dies: bool,
-    /// Whether idle zero pages of linear memory were already given back.
-    pub(crate) memory_compacted: bool,
     /// Children spawned since the last suspension; they start running when
     /// this process next waits, yields or ends (as in the original, where a
     /// child runs after its parent yields), so a kill or message sent right
@@ -90,7 +88,6 @@ impl ProcessState {
             monitors: HashMap::new(),
             monitoring: HashMap::new(),
             die_when_link_dies: true,
-            memory_compacted: false,
             spawned: Vec::new(),
             pending: None,
             wasi,

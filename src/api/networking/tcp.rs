@@ -1,7 +1,7 @@
 //! TCP listeners and streams (18 functions).
 
 use super::{
-    addr, check_out, direct_io, no_answer, for_world, gather, guest, read_buffer, report, report_accepted, report_addr,
+    addr, check_out, direct_io, for_world, gather, guest, no_answer, report, report_accepted, report_addr,
     report_read, timer, wait_on, would_wait, Outcome, Sock, TcpStream, Timeout, M, MAX_READ, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
@@ -273,14 +273,16 @@ fn tcp_read(
             }
         }
     }
-    let mut buf = read_buffer(memory, buf_ptr, buf_len as u32)?;
+    // The guest buffer was checked above.
+    let len = (buf_len as u32 as usize).min(MAX_READ);
     let timer = timer(state.runtime.scheduler(), timeout);
-    let len = buf.len();
     let read = async move {
         let socket = shared.stream.get()?;
         if wait_first {
             socket.readable().await?;
         }
+        // Only now: a connection waiting for its next request holds no buffer.
+        let mut buf = vec![0; len];
         let n = if peek {
             socket.peek(&mut buf).await?
         } else {
