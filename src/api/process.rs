@@ -149,7 +149,7 @@ const MAX_SPAWN_PARAMS: usize = 1_000;
 
 /// Decodes spawn parameters: 17-byte records of a type byte and a LE u128.
 pub(crate) fn decode_params(bytes: &[u8]) -> Result<Vec<Val>, Error> {
-    if bytes.len() % 17 != 0 {
+    if !bytes.len().is_multiple_of(17) {
         bail_trap!("spawn parameters are {} bytes, not a multiple of 17", bytes.len());
     }
     // No Wasm function takes more (wasmparser's limit): refuse before

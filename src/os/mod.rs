@@ -57,7 +57,7 @@ mod imp {
 
     fn whole_pages(buf: &[u8]) -> bool {
         let page = page_size();
-        (buf.as_ptr() as usize) % page == 0 && buf.len() % page == 0
+        (buf.as_ptr() as usize).is_multiple_of(page) && buf.len().is_multiple_of(page)
     }
 
     pub(super) fn residency(buf: &[u8], resident: &mut [bool]) -> bool {

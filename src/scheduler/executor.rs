@@ -166,7 +166,7 @@ impl Shared {
     /// The next task for worker `index`: its own queue, then the global
     /// queue, then half of another worker's queue.
     fn find(&self, index: usize, tick: u32) -> Option<Runnable> {
-        if tick % GLOBAL_EVERY == 0 {
+        if tick.is_multiple_of(GLOBAL_EVERY) {
             if let Some(r) = lock(&self.global).pop_front() {
                 return Some(r);
             }
