@@ -19,13 +19,18 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use wasmi_core::LimiterError;
 
-/// Whether a recorder is installed (set once, never cleared).
-static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Whether a recorder is installed (set once, never cleared). Alone in its
+/// cache line: every hook reads it, so a neighbour written by other threads
+/// would turn each read into a cache miss.
+static ENABLED: Flag = Flag(AtomicBool::new(false));
+
+#[repr(align(128))]
+struct Flag(AtomicBool);
 
 /// True once `--prometheus` installed the recorder.
 #[inline]
 pub fn enabled() -> bool {
-    ENABLED.load(Relaxed)
+    ENABLED.0.load(Relaxed)
 }
 
 /// Monotonic runtime counters, exported under the original's names (plus a
@@ -180,7 +185,7 @@ fn recorder(node_id: u64) -> &'static PrometheusHandle {
         // Only this function installs a recorder, once.
         let _ = ::metrics::set_global_recorder(recorder);
         describe();
-        ENABLED.store(true, Relaxed);
+        ENABLED.0.store(true, Relaxed);
         handle
     })
 }
