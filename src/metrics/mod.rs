@@ -51,10 +51,11 @@ pub enum Counter {
     ConfigsCreated,
     ConfigsDropped,
     FuelUsed,
+    CompactedBytes,
     GuestMetricsRefused,
 }
 
-const COUNTERS: [Counter; 14] = [
+const COUNTERS: [Counter; 15] = [
     Counter::ProcessesSpawned,
     Counter::ProcessesFinished,
     Counter::MessagesSent,
@@ -68,6 +69,7 @@ const COUNTERS: [Counter; 14] = [
     Counter::ConfigsCreated,
     Counter::ConfigsDropped,
     Counter::FuelUsed,
+    Counter::CompactedBytes,
     Counter::GuestMetricsRefused,
 ];
 
@@ -90,6 +92,9 @@ impl Counter {
             Counter::ConfigsDropped => "lunatic.process.configs.dropped",
             // Ours.
             Counter::FuelUsed => "lunatic.process.fuel.used",
+            // Fed by idle compaction (`count(CompactedBytes, bytes)` where
+            // pages are given back).
+            Counter::CompactedBytes => "lunatic.process.memory.compacted.bytes",
             Counter::GuestMetricsRefused => "lunatic.metrics.guest.refused",
         }
     }
@@ -102,10 +107,9 @@ static COUNTS: [AtomicU64; COUNTERS.len()] = [const { AtomicU64::new(0) }; COUNT
 #[allow(missing_docs)]
 pub enum Gauge {
     LinearMemoryBytes,
-    CompactedBytes,
 }
 
-const GAUGES: [Gauge; 2] = [Gauge::LinearMemoryBytes, Gauge::CompactedBytes];
+const GAUGES: [Gauge; 1] = [Gauge::LinearMemoryBytes];
 
 impl Gauge {
     /// The exported name.
@@ -113,7 +117,6 @@ impl Gauge {
         match self {
             // Ours.
             Gauge::LinearMemoryBytes => "lunatic.process.memory.bytes",
-            Gauge::CompactedBytes => "lunatic.process.memory.compacted.bytes",
         }
     }
 }
@@ -196,9 +199,9 @@ fn describe() {
     ::metrics::describe_gauge!("lunatic.registry.registered", "Names in the process registry");
     ::metrics::describe_gauge!("lunatic.scheduler.queue.length", "Tasks waiting for an executor thread");
     ::metrics::describe_gauge!(Gauge::LinearMemoryBytes.name(), "Bytes of linear memory of live processes");
-    ::metrics::describe_gauge!(
-        Gauge::CompactedBytes.name(),
-        "Bytes of linear memory given back to the system by idle compaction"
+    ::metrics::describe_counter!(
+        Counter::CompactedBytes.name(),
+        "Bytes of linear memory given back to the system by idle compaction, in total"
     );
     ::metrics::describe_counter!(Counter::FuelUsed.name(), "Fuel (Wasm instructions) of finished slices");
     ::metrics::describe_counter!(
