@@ -100,6 +100,13 @@ struct RunArgs {
     /// fuel and host calls. Implies --deterministic (seed 0 unless given).
     #[arg(long, value_name = "FILE", conflicts_with = "seeds")]
     trace: Option<PathBuf>,
+    /// Export metrics (the program's and the runtime's) in the Prometheus
+    /// text format over HTTP, at `/metrics`, while the program runs.
+    #[arg(long)]
+    prometheus: bool,
+    /// Where --prometheus serves (all interfaces by default, as the original).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9927", requires = "prometheus")]
+    prometheus_http: std::net::SocketAddr,
     /// The program.
     path: PathBuf,
     /// Arguments for the program (put `--` before ones that start with `-`).
@@ -166,7 +173,9 @@ pub fn main() -> i32 {
             let options = runtime.test_options(path, args);
             (runtime, options.into())
         }
-        Command::Run(RunArgs { runtime, bench, path, mut args, record, replay, trace }) => {
+        Command::Run(RunArgs {
+            runtime, bench, path, mut args, record, replay, trace, prometheus, prometheus_http,
+        }) => {
             // As with a plain argument parser, the first `--` only separates.
             if let Some(dashes) = args.iter().position(|a| a == "--") {
                 args.remove(dashes);
@@ -184,6 +193,7 @@ pub fn main() -> i32 {
                 record,
                 replay,
                 trace,
+                prometheus: prometheus.then_some(prometheus_http),
             };
             (runtime, options.into())
         }

@@ -19,6 +19,7 @@ mod engine;
 mod environment;
 mod errors;
 mod message;
+mod metrics;
 mod module;
 mod os;
 mod process;

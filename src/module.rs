@@ -103,7 +103,9 @@ impl ModuleCache {
                 )
             })?;
         // Compile outside the lock: it can take milliseconds.
+        let started = std::time::Instant::now();
         let module = compile(bytes)?;
+        crate::metrics::compiled(started.elapsed());
         let mut map = self.map();
         let bucket = map.entry(hash).or_default();
         if let Some(found) = bucket.iter().find(|m| &*m.0.bytes == bytes) {

@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub replay: Option<PathBuf>,
     /// Trace the schedule to this file (`-`: stderr); deterministic mode.
     pub trace: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address while the program runs.
+    pub prometheus: Option<std::net::SocketAddr>,
 }
 
 impl RunOptions {
@@ -48,6 +50,7 @@ impl RunOptions {
             record: None,
             replay: None,
             trace: None,
+            prometheus: None,
         }
     }
 }
@@ -118,6 +121,13 @@ pub(crate) fn scheduler(kind: SchedulerKind) -> anyhow::Result<Arc<dyn Scheduler
 /// diverges from its recording or a recording cannot be written.
 pub fn run(options: RunOptions) -> anyhow::Result<i32> {
     let bytes = read_module(&options.path)?;
+    // Started first so that compiling the program is counted; stopped on return.
+    let _exporter = match options.prometheus {
+        Some(addr) => Some(crate::metrics::http::Exporter::start(addr, 0).with_context(|| {
+            format!("cannot serve Prometheus metrics on {addr}")
+        })?),
+        None => None,
+    };
     let program = options
         .path
         .file_name()
@@ -193,6 +203,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
         bail!("'{}' has no `_start` function to run", options.path.display());
     }
     let env = Arc::new(Environment::new(1));
+    let _watched = crate::metrics::watch_run(&env, &scheduler);
     let leak_baseline = std::env::var_os(leaks::ENV_VAR).map(|_| leaks::open_fds());
     let (done, exited) = async_channel::bounded(1);
     process::spawn(

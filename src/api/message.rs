@@ -178,6 +178,7 @@ fn send(state: &mut ProcessState, pid: i64) -> Result<(), Error> {
     let message = take_scratch(state)?;
     if let Some(target) = state.env.get(pid as u64) {
         target.send(message);
+        crate::metrics::count(crate::metrics::Counter::MessagesSent, 1);
     }
     Ok(())
 }

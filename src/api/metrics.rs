@@ -1,28 +1,41 @@
-//! `lunatic::metrics`: accepted and validated; there is no exporter yet, so
-//! the values go nowhere (as in the original without its `prometheus` feature).
+//! `lunatic::metrics`: guest counters, gauges and histograms, exported by
+//! `--prometheus` under the guest's names (see `crate::metrics::guest` for
+//! the bounds). Without an exporter the calls only validate their input.
+//! Bad pointers or UTF-8 trap, with or without an exporter.
 
 use super::guest;
 use crate::engine::HostFunctions;
+use crate::metrics::guest::{record, Op};
 use crate::process::ProcessState;
 use wasmi::{Caller, Error};
 
 const M: &str = "lunatic::metrics";
 
-fn name_ok(caller: &mut Caller<'_, ProcessState>, ptr: i32, len: i32) -> Result<(), Error> {
+fn apply(caller: &mut Caller<'_, ProcessState>, ptr: i32, len: i32, op: Op) -> Result<(), Error> {
     let (memory, _) = guest::memory_and_state(caller)?;
-    guest::str(memory, ptr as u32, len as u32).map(drop)
+    let name = guest::str(memory, ptr as u32, len as u32)?;
+    record(name, op);
+    Ok(())
 }
 
 pub(super) fn register(host: &mut HostFunctions<'_>) {
-    host.func(M, "counter", |mut c: Caller<'_, ProcessState>, p: i32, l: i32, _v: i64| {
-        name_ok(&mut c, p, l)
+    host.func(M, "counter", |mut c: Caller<'_, ProcessState>, p: i32, l: i32, v: i64| {
+        // The guest's u64 travels as i64.
+        apply(&mut c, p, l, Op::Count(v as u64))
     });
     host.func(M, "increment_counter", |mut c: Caller<'_, ProcessState>, p: i32, l: i32| {
-        name_ok(&mut c, p, l)
+        apply(&mut c, p, l, Op::Count(1))
     });
-    for name in ["gauge", "increment_gauge", "decrement_gauge", "histogram"] {
-        host.func(M, name, |mut c: Caller<'_, ProcessState>, p: i32, l: i32, _v: f64| {
-            name_ok(&mut c, p, l)
-        });
-    }
+    host.func(M, "gauge", |mut c: Caller<'_, ProcessState>, p: i32, l: i32, v: f64| {
+        apply(&mut c, p, l, Op::Set(v))
+    });
+    host.func(M, "increment_gauge", |mut c: Caller<'_, ProcessState>, p: i32, l: i32, v: f64| {
+        apply(&mut c, p, l, Op::Add(v))
+    });
+    host.func(M, "decrement_gauge", |mut c: Caller<'_, ProcessState>, p: i32, l: i32, v: f64| {
+        apply(&mut c, p, l, Op::Sub(v))
+    });
+    host.func(M, "histogram", |mut c: Caller<'_, ProcessState>, p: i32, l: i32, v: f64| {
+        apply(&mut c, p, l, Op::Sample(v))
+    });
 }

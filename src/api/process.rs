@@ -20,7 +20,9 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     });
     host.func(M, "create_config", create_config);
     host.func(M, "drop_config", |mut c: Caller<'_, ProcessState>, id: i64| {
-        c.data_mut().resources.configs.remove(id as u64).map(drop)
+        c.data_mut().resources.configs.remove(id as u64).map(drop)?;
+        crate::metrics::count(crate::metrics::Counter::ConfigsDropped, 1);
+        Ok(())
     });
     host.func(M, "config_set_max_memory", |mut c: Caller<'_, ProcessState>, id: i64, v: i64| {
         config_mut(&mut c, id).map(|cfg| cfg.max_memory = v as u64)
@@ -141,7 +143,9 @@ fn create_config(mut caller: Caller<'_, ProcessState>) -> Result<i64, Error> {
     if !state.config.can_create_configs {
         return Ok(-1);
     }
-    Ok(state.resources.configs.try_add(ProcessConfig::default())? as i64)
+    let id = state.resources.configs.try_add(ProcessConfig::default())?;
+    crate::metrics::count(crate::metrics::Counter::ConfigsCreated, 1);
+    Ok(id as i64)
 }
 
 /// Most parameters a Wasm function can have.

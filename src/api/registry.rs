@@ -28,6 +28,7 @@ fn put(
 ) -> Result<(), Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let name = guest::str(memory, name_ptr as u32, name_len as u32)?;
+    crate::metrics::count(crate::metrics::Counter::RegistryWrites, 1);
     state
         .env
         .put_name(state.id(), name, node_id as u64, process_id as u64)
@@ -43,6 +44,7 @@ fn get(
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let name = guest::str(memory, name_ptr as u32, name_len as u32)?;
+    crate::metrics::count(crate::metrics::Counter::RegistryReads, 1);
     let Some((node, process)) = state.env.get_name(name) else {
         return Ok(1);
     };
@@ -55,5 +57,6 @@ fn remove(mut caller: Caller<'_, ProcessState>, name_ptr: i32, name_len: i32) ->
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let name = guest::str(memory, name_ptr as u32, name_len as u32)?;
     state.env.remove_name(name);
+    crate::metrics::count(crate::metrics::Counter::RegistryDeletions, 1);
     Ok(())
 }

@@ -8,6 +8,7 @@ use super::guest::Table;
 use super::message::take_scratch;
 use crate::engine::HostFunctions;
 use crate::errors::bail_trap;
+use crate::metrics::Counter;
 use crate::process::ProcessState;
 use futures_lite::future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -79,12 +80,14 @@ fn send_after(mut caller: Caller<'_, ProcessState>, pid: i64, delay_ms: i64) -> 
         })
         .await;
         task_fired.store(true, Ordering::Release);
+        crate::metrics::count(if expired { Counter::TimersCompleted } else { Counter::TimersCanceled }, 1);
         if expired {
             if let Some(target) = target {
                 target.send(message);
             }
         }
     }));
+    crate::metrics::count(Counter::TimersStarted, 1);
     Ok(state.resources.timers.table.try_add(TimerEntry { cancel, fired })? as i64)
 }
 

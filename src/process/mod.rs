@@ -136,11 +136,13 @@ pub(crate) fn prepare(
         }
     }
     env.insert(handle.clone());
+    crate::metrics::count(crate::metrics::Counter::ProcessesSpawned, 1);
     let task_env = env.clone();
     let task_handle = handle.clone();
     let task = Box::pin(async move {
         let (exit, state) = driver::run(store, instance, entry, params).await;
         state.finish(&task_env, &task_handle, &exit);
+        crate::metrics::count(crate::metrics::Counter::ProcessesFinished, 1);
         if let Some(on_exit) = on_exit {
             on_exit(&exit);
         }

@@ -24,7 +24,7 @@ pub(crate) struct ProcessState {
     pub(crate) handle: ProcessHandle,
     pub(crate) module: ModuleHandle,
     pub(crate) config: Arc<ProcessConfig>,
-    pub(crate) limits: wasmi::StoreLimits,
+    pub(crate) limits: crate::metrics::MeteredLimits,
     pub(crate) instance: Option<wasmi::Instance>,
     pub(crate) memory: Option<wasmi::Memory>,
     /// False while the start section runs: spawning is refused then.
@@ -74,7 +74,7 @@ impl ProcessState {
             env: env.clone(),
             handle,
             module,
-            limits: super::config::store_limits(config.max_memory),
+            limits: super::config::store_limits(config.max_memory).into(),
             fuel_left: config.fuel_budget(),
             last_slice: 0,
             config,

@@ -94,6 +94,11 @@ impl Executor {
     pub(super) fn has_queued(&self) -> bool {
         self.shared.queued.load(SeqCst) > 0
     }
+
+    /// Tasks waiting to run.
+    pub(super) fn queued(&self) -> usize {
+        self.shared.queued.load(SeqCst)
+    }
 }
 
 impl Drop for Executor {

@@ -92,7 +92,14 @@ pub trait Scheduler: Send + Sync + 'static {
     }
 
     /// Told how much fuel a process just used up (a whole slice).
-    fn fuel_consumed(&self, _fuel: u64) {}
+    fn fuel_consumed(&self, fuel: u64) {
+        crate::metrics::count(crate::metrics::Counter::FuelUsed, fuel);
+    }
+
+    /// Tasks waiting for a thread (the `lunatic.scheduler.queue.length` metric).
+    fn queued(&self) -> usize {
+        0
+    }
 
     /// Whether blocking work (file I/O) runs inline instead of on the
     /// blocking pool, so its completion order is part of the schedule.

@@ -23,6 +23,10 @@ impl Scheduler for Threaded {
         self.executor.spawn(task);
     }
 
+    fn queued(&self) -> usize {
+        self.executor.queued()
+    }
+
     /// Yield only to a task that is waiting to run.
     fn should_yield(&self) -> bool {
         self.executor.has_queued()
