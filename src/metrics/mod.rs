@@ -107,9 +107,10 @@ static COUNTS: [AtomicU64; COUNTERS.len()] = [const { AtomicU64::new(0) }; COUNT
 #[allow(missing_docs)]
 pub enum Gauge {
     LinearMemoryBytes,
+    ProcessesWaiting,
 }
 
-const GAUGES: [Gauge; 1] = [Gauge::LinearMemoryBytes];
+const GAUGES: [Gauge; 2] = [Gauge::LinearMemoryBytes, Gauge::ProcessesWaiting];
 
 impl Gauge {
     /// The exported name.
@@ -117,11 +118,39 @@ impl Gauge {
         match self {
             // Ours.
             Gauge::LinearMemoryBytes => "lunatic.process.memory.bytes",
+            // Ours: processes suspended in a wait (receive, sockets, sleeps,
+            // files, joins), the ones idle compaction applies to.
+            Gauge::ProcessesWaiting => "lunatic.process.waiting",
         }
     }
 }
 
 static LEVELS: [AtomicI64; GAUGES.len()] = [const { AtomicI64::new(0) }; GAUGES.len()];
+
+/// Counts a process in [`Gauge::ProcessesWaiting`] while it lives (a guard,
+/// so every way out of a wait, signals and traps included, takes it back).
+pub(crate) struct Waiting(bool);
+
+impl Waiting {
+    /// Marks one more process as waiting.
+    #[inline]
+    pub(crate) fn start() -> Self {
+        let on = enabled();
+        if on {
+            LEVELS[Gauge::ProcessesWaiting as usize].fetch_add(1, Relaxed);
+        }
+        Waiting(on)
+    }
+}
+
+impl Drop for Waiting {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0 {
+            LEVELS[Gauge::ProcessesWaiting as usize].fetch_sub(1, Relaxed);
+        }
+    }
+}
 
 /// Counts `n` events of `counter` (nothing without an exporter).
 #[inline]
@@ -199,6 +228,7 @@ fn describe() {
     ::metrics::describe_gauge!("lunatic.registry.registered", "Names in the process registry");
     ::metrics::describe_gauge!("lunatic.scheduler.queue.length", "Tasks waiting for an executor thread");
     ::metrics::describe_gauge!(Gauge::LinearMemoryBytes.name(), "Bytes of linear memory of live processes");
+    ::metrics::describe_gauge!(Gauge::ProcessesWaiting.name(), "Processes suspended in a wait (receive, sockets, sleeps, files, joins)");
     ::metrics::describe_counter!(
         Counter::CompactedBytes.name(),
         "Bytes of linear memory given back to the system by idle compaction, in total"

@@ -422,6 +422,7 @@ impl IdleMemory {
         let data = memory.data_mut(&mut *store);
         let done = crate::os::compact::compact(data, module.bytes(), image, &mut self.stash);
         self.last = Some((data.as_ptr() as usize, data.len()));
+        crate::metrics::count(crate::metrics::Counter::CompactedBytes, done.released as u64);
         log::trace!(
             target: "lunatic::process",
             "compacted: {} bytes released, {} stashed in {} bytes, {} resident",
@@ -535,6 +536,10 @@ async fn wait(
 ) -> Result<Result<Vec<Val>, wasmi::Error>, Exit> {
     store.data_mut().start_spawned();
     let mut compaction = Compaction::Unarmed;
+    let _waiting = match &pending {
+        Pending::Async(_) | Pending::Receive { .. } => Some(crate::metrics::Waiting::start()),
+        _ => None,
+    };
     match pending {
         Pending::Async(work) => {
             let mut work = pin!(work);
