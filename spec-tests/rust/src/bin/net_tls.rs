@@ -11,25 +11,9 @@ use std::time::Duration;
 use lunatic::net::{TcpStream, TlsListener, TlsStream};
 use lunatic::{Mailbox, Process};
 
-/// Self-signed for `localhost` and 127.0.0.1, valid 2000-2999, not a CA.
-const CERT: &str = r"-----BEGIN CERTIFICATE-----
-MIIBlzCCATygAwIBAgIUN4O7cY7OJ5808ARw0BQavXE5TDkwCgYIKoZIzj0EAwIw
-IjEgMB4GA1UEAwwXbHVuYXRpYy13YXNtaSBzcGVjIHRlc3QwIBcNMDAwMTAxMDAw
-MDAwWhgPMjk5OTEyMzEwMDAwMDBaMCIxIDAeBgNVBAMMF2x1bmF0aWMtd2FzbWkg
-c3BlYyB0ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEzhQBh406b7M7XdWf
-YAdMCTf/LN8/Z0i+rpAAQRcpAEmGjAkI/oCWV2B5xFmGURCWAtwvVMS3MUJiqI/N
-7X+a/KNOMEwwGgYDVR0RBBMwEYIJbG9jYWxob3N0hwR/AAABMB0GA1UdDgQWBBR1
-IO+BcnUvQEV+tTNFH3Z0/IwLSzAPBgNVHRMBAf8EBTADAQEAMAoGCCqGSM49BAMC
-A0kAMEYCIQCvUi6p//YLZ+3+mH6k+MWBxJbGv4cK6NVkHUIbwoEn8gIhAPp+cj4M
-SEXylJPaC2Xibu4pwyp4ZYO5TioAqs0k1NnK
------END CERTIFICATE-----
-";
-const KEY: &str = r"-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgMRyI9W4kIPKaroA2
-dYuT/Ahdzwt+Lym4QWyjCIVeQjOhRANCAATOFAGHjTpvsztd1Z9gB0wJN/8s3z9n
-SL6ukABBFykASYaMCQj+gJZXYHnEWYZREJYC3C9UxLcxQmKoj83tf5r8
------END PRIVATE KEY-----
-";
+#[path = "../test_cert.rs"]
+mod test_cert;
+use test_cert::{CERT, KEY};
 
 fn handler(main: Process<String>, mailbox: Mailbox<TlsStream>) {
     let mut reader = mailbox.receive();
