@@ -1,6 +1,7 @@
 //! The `lunatic` command line: parses arguments and calls the library.
 
-use crate::engine::{RuntimeOptions, DEFAULT_FUEL_SLICE};
+use crate::engine::DEFAULT_FUEL_SLICE;
+use crate::protocol::RuntimeOptions;
 use crate::runner::{run, RunOptions};
 use crate::scheduler::SchedulerKind;
 use crate::sweep::{self, SeedRange};

@@ -13,33 +13,39 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-mod api;
-mod cli;
-mod engine;
-mod environment;
+// Bottom: platform code and counters every layer may use.
 mod errors;
-mod message;
 mod metrics;
-mod module;
 mod os;
-mod process;
+// 1. Engine: wasmi, the linker, the module cache; generic over store data.
+mod engine;
+// 2. Record/replay seam, then the schedulers that consult it.
 mod replay;
-mod runner;
 mod scheduler;
+// 3. Process protocol: store data, suspensions, handles, messages, registry.
+mod protocol;
+// 4. Host modules: WASI, then the `lunatic::*` namespaces.
+mod wasi;
+mod api;
+// 5. Process driver.
+mod process;
+// 6. Runtime facade, runner, test mode, CLI.
+mod runtime;
+mod runner;
 mod sweep;
 mod test_mode;
-mod wasi;
+mod cli;
+#[cfg(test)]
+mod tests;
 
 pub use cli::main;
-pub use engine::{engine_config, Runtime, RuntimeOptions, DEFAULT_FUEL_SLICE};
-pub use environment::Environment;
+pub use engine::{engine_config, ModuleHandle, DEFAULT_FUEL_SLICE};
 pub use errors::LoadError;
-pub use message::{DataMessage, Message, Resource};
-pub use module::ModuleHandle;
 pub use os::PoolAllocator;
-pub use process::{
-    spawn, Exit, InheritStdio, OnExit, Preopen, ProcessConfig, ProcessHandle, SpawnOptions, Stdio,
-    FUEL_UNIT,
+pub use process::spawn;
+pub use protocol::{
+    DataMessage, Environment, Exit, InheritStdio, Message, OnExit, Preopen, ProcessConfig,
+    ProcessHandle, Resource, Runtime, RuntimeOptions, SpawnOptions, Stdio, FUEL_UNIT,
 };
 pub use runner::{run, RunOptions};
 pub use scheduler::{BoxFuture, Deterministic, Scheduler, SchedulerKind, Threaded};

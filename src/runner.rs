@@ -1,9 +1,10 @@
 //! Running a program the way `lunatic run` does: compile, spawn `_start` as
 //! process 1 of environment 1, wait for it, report its exit status.
 
-use crate::engine::{Runtime, RuntimeOptions};
-use crate::environment::Environment;
-use crate::process::{self, InheritStdio, Preopen, ProcessConfig, SpawnOptions};
+use crate::protocol::{Runtime, RuntimeOptions};
+use crate::protocol::Environment;
+use crate::process;
+use crate::protocol::{InheritStdio, Preopen, ProcessConfig, SpawnOptions};
 use crate::replay::{log as recording, Trace, World};
 use crate::scheduler::{Deterministic, Scheduler, SchedulerKind};
 use anyhow::{bail, Context};
@@ -203,7 +204,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
         bail!("'{}' has no `_start` function to run", options.path.display());
     }
     let env = Arc::new(Environment::new(1));
-    let _watched = crate::metrics::watch_run(&env, &scheduler);
+    let _watched = watch_metrics(&env, &scheduler);
     let leak_baseline = std::env::var_os(leaks::ENV_VAR).map(|_| leaks::open_fds());
     let (done, exited) = async_channel::bounded(1);
     process::spawn(
@@ -248,7 +249,7 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
 /// the program started (sockets and files open, processes, registry names),
 /// printed to stderr as `debug-resources: ...` lines.
 mod leaks {
-    use crate::environment::Environment;
+    use crate::protocol::Environment;
     use std::time::{Duration, Instant};
 
     /// The variable that turns the report on (any value).
@@ -368,4 +369,34 @@ mod tests {
             assert!(root_preopens(&[PathBuf::from(bad)], false).is_err(), "{bad}");
         }
     }
+}
+
+/// The scrape-time figures of one `lunatic run`: its environment and
+/// scheduler.
+struct Run {
+    env: Arc<crate::protocol::Environment>,
+    scheduler: Arc<dyn crate::scheduler::Scheduler>,
+}
+
+impl crate::metrics::Source for Run {
+    fn collect(&self, out: &mut crate::metrics::Collected) {
+        out.environments += 1;
+        out.processes += self.env.len() as u64;
+        out.registered += self.env.registered_names() as u64;
+        out.queued += self.scheduler.queued() as u64;
+    }
+}
+
+/// Watches a run's environment and scheduler while the returned guard
+/// lives (`None` without an exporter).
+fn watch_metrics(
+    env: &Arc<crate::protocol::Environment>,
+    scheduler: &Arc<dyn crate::scheduler::Scheduler>,
+) -> Option<Arc<dyn crate::metrics::Source>> {
+    if !crate::metrics::enabled() {
+        return None;
+    }
+    let run: Arc<dyn crate::metrics::Source> = Arc::new(Run { env: env.clone(), scheduler: scheduler.clone() });
+    crate::metrics::watch(&run);
+    Some(run)
 }

@@ -5,13 +5,13 @@
 
 use crate::engine::HostFunctions;
 use crate::errors::bail_trap;
-use crate::process::ProcessState;
+use crate::protocol::ProcessState;
 use wasmi::{Caller, Error};
 
 const M: &str = "lunatic::distributed";
 const NOT_DISTRIBUTED: &str = "Distributed is not initialized";
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "nodes_count", |_: Caller<'_, ProcessState>| -> i32 { 0 });
     host.func(M, "get_nodes", |_: Caller<'_, ProcessState>, _ptr: i32, _cap: i32| -> i32 { 0 });
     host.func(M, "node_id", |_: Caller<'_, ProcessState>| -> i64 { 0 });

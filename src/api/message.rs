@@ -1,10 +1,11 @@
 //! `lunatic::message`: the scratch slot, sending and (selective) receiving.
 
-use super::guest;
+use crate::protocol::guest;
 use crate::engine::HostFunctions;
 use crate::errors::{bail_trap, trap};
-use crate::message::{DataMessage, Message, Resource};
-use crate::process::{suspend, Pending, ProcessState};
+use super::networking::{TcpStream, TlsStream, UdpSocket};
+use crate::protocol::{DataMessage, HostResource, Message, Resource};
+use crate::protocol::{suspend, Pending, ProcessState};
 use wasmi::{Caller, Error};
 
 const M: &str = "lunatic::message";
@@ -12,7 +13,7 @@ const M: &str = "lunatic::message";
 /// Largest capacity hint honoured up front; bigger messages still grow.
 const MAX_PREALLOCATION: usize = 1 << 20;
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "create_data", |mut c: Caller<'_, ProcessState>, tag: i64, capacity: i64| {
         let limit = c.data().config.max_message_size;
         let capacity = (capacity as u64).min(MAX_PREALLOCATION as u64).min(limit) as usize;
@@ -35,13 +36,13 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     });
     host.func(M, "push_module", |mut c: Caller<'_, ProcessState>, id: i64| {
         let state = c.data_mut();
-        let module = state.resources.modules.get(id as u64)?.clone();
+        let module = state.contexts.resources().modules.get(id as u64)?.clone();
         Ok(room_for(state, RESOURCE)?.push_resource(Resource::Module(module)) as i64)
     });
     host.func(M, "take_module", |mut c: Caller<'_, ProcessState>, index: i64| {
         let state = c.data_mut();
         match take_resource(state, index)? {
-            Resource::Module(module) => Ok(state.resources.modules.try_add(module)? as i64),
+            Resource::Module(module) => Ok(state.contexts.resources().modules.try_add(module)? as i64),
             other => Err(wrong_kind("module", &other)),
         }
     });
@@ -50,41 +51,35 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "push_tcp_stream", |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
         let state = c.data_mut();
         room_for(state, RESOURCE)?;
-        let stream = state.resources.net.tcp_streams.remove(id as u64)?;
-        Ok(data_mut(state)?.push_resource(Resource::TcpStream(stream)) as i64)
+        let stream = state.contexts.resources().net.tcp_streams.remove(id as u64)?;
+        Ok(data_mut(state)?.push_resource(Resource::Host(HostResource::new("TCP stream", stream))) as i64)
     });
     host.func(M, "take_tcp_stream", |mut c: Caller<'_, ProcessState>, index: i64| -> Result<i64, Error> {
         let state = c.data_mut();
-        match take_resource(state, index)? {
-            Resource::TcpStream(stream) => Ok(state.resources.net.tcp_streams.try_add(stream)? as i64),
-            other => Err(wrong_kind("TCP stream", &other)),
-        }
+        let stream = take_host::<TcpStream>(state, index, "TCP stream")?;
+        Ok(state.contexts.resources().net.tcp_streams.try_add(stream)? as i64)
     });
     host.func(M, "push_tls_stream", |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
         let state = c.data_mut();
         room_for(state, RESOURCE)?;
-        let stream = state.resources.net.tls_streams.remove(id as u64)?;
-        Ok(data_mut(state)?.push_resource(Resource::TlsStream(stream)) as i64)
+        let stream = state.contexts.resources().net.tls_streams.remove(id as u64)?;
+        Ok(data_mut(state)?.push_resource(Resource::Host(HostResource::new("TLS stream", stream))) as i64)
     });
     host.func(M, "take_tls_stream", |mut c: Caller<'_, ProcessState>, index: i64| -> Result<i64, Error> {
         let state = c.data_mut();
-        match take_resource(state, index)? {
-            Resource::TlsStream(stream) => Ok(state.resources.net.tls_streams.try_add(stream)? as i64),
-            other => Err(wrong_kind("TLS stream", &other)),
-        }
+        let stream = take_host::<TlsStream>(state, index, "TLS stream")?;
+        Ok(state.contexts.resources().net.tls_streams.try_add(stream)? as i64)
     });
     host.func(M, "push_udp_socket", |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
         let state = c.data_mut();
         room_for(state, RESOURCE)?;
-        let socket = state.resources.net.udp_sockets.remove(id as u64)?;
-        Ok(data_mut(state)?.push_resource(Resource::UdpSocket(socket)) as i64)
+        let socket = state.contexts.resources().net.udp_sockets.remove(id as u64)?;
+        Ok(data_mut(state)?.push_resource(Resource::Host(HostResource::new("UDP socket", socket))) as i64)
     });
     host.func(M, "take_udp_socket", |mut c: Caller<'_, ProcessState>, index: i64| -> Result<i64, Error> {
         let state = c.data_mut();
-        match take_resource(state, index)? {
-            Resource::UdpSocket(socket) => Ok(state.resources.net.udp_sockets.try_add(socket)? as i64),
-            other => Err(wrong_kind("UDP socket", &other)),
-        }
+        let socket = take_host::<UdpSocket>(state, index, "UDP socket")?;
+        Ok(state.contexts.resources().net.udp_sockets.try_add(socket)? as i64)
     });
     host.func(M, "send", |mut c: Caller<'_, ProcessState>, pid: i64| -> Result<i32, Error> {
         send(c.data_mut(), pid)?;
@@ -115,6 +110,17 @@ pub(crate) fn take_resource(state: &mut ProcessState, index: i64) -> Result<Reso
 }
 
 /// The trap for taking a resource of the wrong kind.
+/// Takes resource `index` of the scratch message, which must be a `T`
+/// (called `kind` in the trap otherwise).
+fn take_host<T: std::any::Any>(state: &mut ProcessState, index: i64, kind: &str) -> Result<T, Error> {
+    match take_resource(state, index)? {
+        Resource::Host(host) => {
+            host.downcast::<T>().map_err(|host| wrong_kind(kind, &Resource::Host(host)))
+        }
+        other => Err(wrong_kind(kind, &other)),
+    }
+}
+
 pub(crate) fn wrong_kind(wanted: &str, found: &Resource) -> Error {
     trap(format_args!("message resource is a {}, not a {wanted}", found.kind_name()))
 }
@@ -140,7 +146,7 @@ pub(crate) fn take_scratch(state: &mut ProcessState) -> Result<Message, Error> {
 }
 
 /// What one more resource slot adds to a message's size.
-const RESOURCE: u64 = crate::message::RESOURCE_SLOT_SIZE as u64;
+const RESOURCE: u64 = crate::protocol::RESOURCE_SLOT_SIZE as u64;
 
 /// The scratch data message, if it may grow by `bytes` within the process's
 /// `max_message_size`; a trap otherwise. The limit bounds the host memory a

@@ -3,10 +3,10 @@
 //! the bounds). Without an exporter the calls only validate their input.
 //! Bad pointers or UTF-8 trap, with or without an exporter.
 
-use super::guest;
+use crate::protocol::guest;
 use crate::engine::HostFunctions;
 use crate::metrics::guest::{record, Op};
-use crate::process::ProcessState;
+use crate::protocol::ProcessState;
 use wasmi::{Caller, Error};
 
 const M: &str = "lunatic::metrics";
@@ -18,7 +18,7 @@ fn apply(caller: &mut Caller<'_, ProcessState>, ptr: i32, len: i32, op: Op) -> R
     Ok(())
 }
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "counter", |mut c: Caller<'_, ProcessState>, p: i32, l: i32, v: i64| {
         // The guest's u64 travels as i64.
         apply(&mut c, p, l, Op::Count(v as u64))

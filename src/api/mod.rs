@@ -1,9 +1,10 @@
-//! Host functions, one module per guest import namespace (`lunatic::*`).
+//! Layer 4, host modules: the `lunatic::*` host functions, one file per
+//! guest import namespace.
 //!
-//! Each file registers its functions with [`HostFunctions`]; all of them use
-//! [`guest`] for memory access and resource tables.
-
-pub(crate) mod guest;
+//! [`add_to_linker`] registers them all; their per-process context is
+//! [`Resources`] (the resource tables of abi.md §1.2), kept in the process's
+//! [`Contexts`] and made by [`new_context`]. Memory access and tables come
+//! from the process protocol ([`crate::protocol::guest`]).
 
 mod distributed;
 mod error;
@@ -18,12 +19,8 @@ mod trap;
 mod version;
 mod wasi_config;
 
-pub(crate) use guest::Table;
-pub(crate) use trap::{catch_too_deep, MAX_CATCH_DEPTH};
-
-use crate::engine::HostFunctions;
-use crate::module::ModuleHandle;
-use crate::process::ProcessConfig;
+use crate::engine::{HostFunctions, ModuleHandle};
+use crate::protocol::{guest, Contexts, ProcessConfig, ProcessState, Table};
 
 /// The per-process resource tables (abi.md §1.2).
 pub(crate) struct Resources {
@@ -50,8 +47,21 @@ impl Default for Resources {
     }
 }
 
+impl Contexts {
+    /// The process's resource tables.
+    pub(crate) fn resources(&mut self) -> &mut Resources {
+        self.get::<Resources>()
+    }
+}
+
+/// Gives a new process its (empty) resource tables.
+pub(crate) fn new_context(_: &ProcessConfig, contexts: &mut Contexts) -> anyhow::Result<()> {
+    contexts.insert(Resources::default());
+    Ok(())
+}
+
 /// Registers every `lunatic::*` host function.
-pub(crate) fn register(host: &mut HostFunctions<'_>) {
+pub(crate) fn add_to_linker(host: &mut HostFunctions<ProcessState>) {
     process::register(host);
     message::register(host);
     timer::register(host);
@@ -70,11 +80,11 @@ pub(crate) fn register(host: &mut HostFunctions<'_>) {
 /// returns status 1, the ABI's "failed, see error ID".
 pub(crate) fn fail_with(
     memory: &mut [u8],
-    state: &mut crate::process::ProcessState,
+    state: &mut ProcessState,
     ptr: u32,
     error: anyhow::Error,
 ) -> Result<i32, wasmi::Error> {
-    let id = state.resources.errors.try_add(error)?;
+    let id = state.contexts.resources().errors.try_add(error)?;
     guest::write_u64(memory, ptr, id)?;
     Ok(1)
 }

@@ -1,10 +1,11 @@
 //! `lunatic::process`: modules, configs, spawning, links, monitors, kill.
 
-use super::{fail_with, guest};
+use super::fail_with;
 use crate::engine::HostFunctions;
-use crate::environment::{RegistryError, Reserve};
+use crate::protocol::environment::{RegistryError, Reserve};
+use crate::protocol::guest;
 use crate::errors::{bail_trap, trap};
-use crate::process::{
+use crate::protocol::{
     self, suspend, Link, Pending, ProcessConfig, ProcessState, Signal, SpawnOptions,
 };
 use std::sync::Arc;
@@ -13,58 +14,58 @@ use wasmi::{Caller, Error, Val};
 
 const M: &str = "lunatic::process";
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "compile_module", compile_module);
     host.func(M, "drop_module", |mut c: Caller<'_, ProcessState>, id: i64| {
-        c.data_mut().resources.modules.remove(id as u64).map(drop)
+        c.data_mut().contexts.resources().modules.remove(id as u64).map(drop)
     });
     host.func(M, "create_config", create_config);
     host.func(M, "drop_config", |mut c: Caller<'_, ProcessState>, id: i64| {
-        c.data_mut().resources.configs.remove(id as u64).map(drop)?;
+        c.data_mut().contexts.resources().configs.remove(id as u64).map(drop)?;
         crate::metrics::count(crate::metrics::Counter::ConfigsDropped, 1);
         Ok(())
     });
     host.func(M, "config_set_max_memory", |mut c: Caller<'_, ProcessState>, id: i64, v: i64| {
         config_mut(&mut c, id).map(|cfg| cfg.max_memory = v as u64)
     });
-    host.func(M, "config_get_max_memory", |c: Caller<'_, ProcessState>, id: i64| {
-        config(&c, id).map(|cfg| cfg.max_memory as i64)
+    host.func(M, "config_get_max_memory", |mut c: Caller<'_, ProcessState>, id: i64| {
+        config(&mut c, id).map(|cfg| cfg.max_memory as i64)
     });
     host.func(M, "config_set_max_fuel", |mut c: Caller<'_, ProcessState>, id: i64, v: i64| {
         config_mut(&mut c, id).map(|cfg| cfg.max_fuel = (v != 0).then_some(v as u64))
     });
-    host.func(M, "config_get_max_fuel", |c: Caller<'_, ProcessState>, id: i64| {
-        config(&c, id).map(|cfg| cfg.max_fuel.unwrap_or(0) as i64)
+    host.func(M, "config_get_max_fuel", |mut c: Caller<'_, ProcessState>, id: i64| {
+        config(&mut c, id).map(|cfg| cfg.max_fuel.unwrap_or(0) as i64)
     });
     // Message limits (process::mailbox), never above the caller's own.
     host.func(M, "config_set_max_message_size", |mut c: Caller<'_, ProcessState>, id: i64, v: i64| {
         let own = c.data().config.max_message_size;
         config_mut(&mut c, id).map(|cfg| cfg.max_message_size = (v as u64).min(own))
     });
-    host.func(M, "config_get_max_message_size", |c: Caller<'_, ProcessState>, id: i64| {
-        config(&c, id).map(|cfg| cfg.max_message_size as i64)
+    host.func(M, "config_get_max_message_size", |mut c: Caller<'_, ProcessState>, id: i64| {
+        config(&mut c, id).map(|cfg| cfg.max_message_size as i64)
     });
     host.func(M, "config_set_max_mailbox_size", |mut c: Caller<'_, ProcessState>, id: i64, v: i64| {
         let own = c.data().config.max_mailbox_size;
         config_mut(&mut c, id).map(|cfg| cfg.max_mailbox_size = (v as u64).min(own))
     });
-    host.func(M, "config_get_max_mailbox_size", |c: Caller<'_, ProcessState>, id: i64| {
-        config(&c, id).map(|cfg| cfg.max_mailbox_size as i64)
+    host.func(M, "config_get_max_mailbox_size", |mut c: Caller<'_, ProcessState>, id: i64| {
+        config(&mut c, id).map(|cfg| cfg.max_mailbox_size as i64)
     });
-    host.func(M, "config_can_compile_modules", |c: Caller<'_, ProcessState>, id: i64| {
-        config(&c, id).map(|cfg| cfg.can_compile_modules as i32)
+    host.func(M, "config_can_compile_modules", |mut c: Caller<'_, ProcessState>, id: i64| {
+        config(&mut c, id).map(|cfg| cfg.can_compile_modules as i32)
     });
     host.func(M, "config_set_can_compile_modules", |mut c: Caller<'_, ProcessState>, id: i64, v: i32| {
         config_mut(&mut c, id).map(|cfg| cfg.can_compile_modules = v != 0)
     });
-    host.func(M, "config_can_create_configs", |c: Caller<'_, ProcessState>, id: i64| {
-        config(&c, id).map(|cfg| cfg.can_create_configs as i32)
+    host.func(M, "config_can_create_configs", |mut c: Caller<'_, ProcessState>, id: i64| {
+        config(&mut c, id).map(|cfg| cfg.can_create_configs as i32)
     });
     host.func(M, "config_set_can_create_configs", |mut c: Caller<'_, ProcessState>, id: i64, v: i32| {
         config_mut(&mut c, id).map(|cfg| cfg.can_create_configs = v != 0)
     });
-    host.func(M, "config_can_spawn_processes", |c: Caller<'_, ProcessState>, id: i64| {
-        config(&c, id).map(|cfg| cfg.can_spawn_processes as i32)
+    host.func(M, "config_can_spawn_processes", |mut c: Caller<'_, ProcessState>, id: i64| {
+        config(&mut c, id).map(|cfg| cfg.can_spawn_processes as i32)
     });
     host.func(M, "config_set_can_spawn_processes", |mut c: Caller<'_, ProcessState>, id: i64, v: i32| {
         config_mut(&mut c, id).map(|cfg| cfg.can_spawn_processes = v != 0)
@@ -106,15 +107,15 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     });
 }
 
-fn config<'a>(caller: &'a Caller<'_, ProcessState>, id: i64) -> Result<&'a ProcessConfig, Error> {
-    caller.data().resources.configs.get(id as u64)
+fn config<'a>(caller: &'a mut Caller<'_, ProcessState>, id: i64) -> Result<&'a ProcessConfig, Error> {
+    caller.data_mut().contexts.resources().configs.get(id as u64)
 }
 
 fn config_mut<'a>(
     caller: &'a mut Caller<'_, ProcessState>,
     id: i64,
 ) -> Result<&'a mut ProcessConfig, Error> {
-    caller.data_mut().resources.configs.get_mut(id as u64)
+    caller.data_mut().contexts.resources().configs.get_mut(id as u64)
 }
 
 fn compile_module(
@@ -130,7 +131,7 @@ fn compile_module(
     let bytes = guest::bytes(memory, data_ptr as u32, data_len as u32)?;
     match state.runtime.compile(bytes) {
         Ok(module) => {
-            let id = state.resources.modules.try_add(module)?;
+            let id = state.contexts.resources().modules.try_add(module)?;
             guest::write_u64(memory, id_ptr as u32, id)?;
             Ok(0)
         }
@@ -143,7 +144,7 @@ fn create_config(mut caller: Caller<'_, ProcessState>) -> Result<i64, Error> {
     if !state.config.can_create_configs {
         return Ok(-1);
     }
-    let id = state.resources.configs.try_add(ProcessConfig::default())?;
+    let id = state.contexts.resources().configs.try_add(ProcessConfig::default())?;
     crate::metrics::count(crate::metrics::Counter::ConfigsCreated, 1);
     Ok(id as i64)
 }
@@ -187,7 +188,7 @@ fn spawn_from_guest(
     func_len: i32,
     params_ptr: i32,
     params_len: i32,
-) -> Result<anyhow::Result<process::ProcessHandle>, Error> {
+) -> Result<anyhow::Result<protocol::ProcessHandle>, Error> {
     if !state.config.can_spawn_processes {
         bail_trap!("this process is not allowed to spawn processes");
     }
@@ -197,11 +198,11 @@ fn spawn_from_guest(
     let config = match config_id {
         -1 => state.config.clone(),
         // A config never grants more than the spawning process holds.
-        id => Arc::new(state.resources.configs.get(id as u64)?.clone().capped_by(&state.config)),
+        id => Arc::new(state.contexts.resources().configs.get(id as u64)?.clone().capped_by(&state.config)),
     };
     let module = match module_id {
         -1 => state.module.clone(),
-        id => state.resources.modules.get(id as u64)?.clone(),
+        id => state.contexts.resources().modules.get(id as u64)?.clone(),
     };
     let entry = guest::str(memory, func_ptr as u32, func_len as u32)?.to_string();
     let params = decode_params(guest::bytes(memory, params_ptr as u32, params_len as u32)?)?;
@@ -214,7 +215,7 @@ fn spawn_from_guest(
         stdio: state.stdio.clone().for_child(),
         on_exit: None,
     };
-    let spawned = process::prepare(&state.runtime, &state.env, options).map(|(child, task)| {
+    let spawned = state.runtime.prepare(&state.env, options).map(|(child, task)| {
         // The child starts when this process next suspends (see `spawned`).
         state.spawned.push(task);
         if link != 0 {
@@ -303,7 +304,7 @@ fn get_or_spawn(
                     other => break other,
                 }
             };
-            process::completion(move |ctx| {
+            protocol::completion(move |ctx| {
                 let (memory, state) = guest::memory_and_state(ctx)?;
                 match named_spawn(memory, state, args, reserve)? {
                     Ok(status) => Ok(vec![Val::I32(status)]),
@@ -376,7 +377,7 @@ fn sleep_ms(mut caller: Caller<'_, ProcessState>, millis: i64) -> Result<(), Err
         state,
         Pending::Async(Box::pin(async move {
             sleep.await;
-            process::done(Vec::new())
+            protocol::done(Vec::new())
         })),
     ))
 }

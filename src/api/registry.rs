@@ -1,17 +1,17 @@
 //! `lunatic::registry`: a name → (node, process) map shared by an environment.
 //!
 //! A name goes when the local process it names ends (see
-//! [`crate::environment::Environment::forget_process`]); names are at most
-//! [`crate::environment::MAX_NAME_LEN`] bytes, and an environment's registry
-//! holds at most [`crate::environment::MAX_REGISTRY_BYTES`].
+//! [`crate::protocol::Environment::forget_process`]); names are at most
+//! [`crate::protocol::MAX_NAME_LEN`] bytes, and an environment's registry
+//! holds at most [`crate::protocol::MAX_REGISTRY_BYTES`].
 
-use super::guest;
+use crate::protocol::guest;
 use crate::engine::HostFunctions;
 use crate::errors::trap;
-use crate::process::ProcessState;
+use crate::protocol::ProcessState;
 use wasmi::{Caller, Error};
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func("lunatic::registry", "put", put);
     host.func("lunatic::registry", "get", get);
     host.func("lunatic::registry", "remove", remove);

@@ -23,11 +23,11 @@
 //! process-wide SQLite state or memory limits cannot be set (see
 //! `os::sqlite`).
 
-use super::guest;
+use crate::protocol::guest;
 use crate::engine::HostFunctions;
 use crate::errors::{bail_trap, trap};
 use crate::os::sqlite::{Column, Connection, Statement};
-use crate::process::{completion, suspend, Pending, ProcessState};
+use crate::protocol::{completion, suspend, Pending, ProcessState};
 use super::Table;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -72,7 +72,7 @@ fn lock(stmt: &Mutex<Statement>) -> std::sync::MutexGuard<'_, Statement> {
     stmt.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "open", open);
     host.func(M, "query_prepare", query_prepare);
     host.func(M, "execute", execute);
@@ -188,7 +188,7 @@ fn open(mut caller: Caller<'_, ProcessState>, ptr: i32, len: i32, id_ptr: i32) -
     // The ID (or error ID) goes to `id_ptr`, which the 0.14.1 guest passes
     // as address 0 (Q1): writing there is fine, it is in bounds.
     guest::range(memory, id_ptr, 8)?;
-    if state.resources.sqlite.opened >= MAX_CONNECTIONS {
+    if state.contexts.resources().sqlite.opened >= MAX_CONNECTIONS {
         let error = anyhow::anyhow!("too many SQLite connections in this process (at most {MAX_CONNECTIONS})");
         return super::fail_with(memory, state, id_ptr, error).map(i64::from);
     }
@@ -200,7 +200,7 @@ fn open(mut caller: Caller<'_, ProcessState>, ptr: i32, len: i32, id_ptr: i32) -
         move || open_checked(&path, &preopens, max_memory),
         move |memory, state, opened| match opened {
             Ok(conn) => {
-                let sqlite = &mut state.resources.sqlite;
+                let sqlite = &mut state.contexts.resources().sqlite;
                 sqlite.opened += 1;
                 let id = sqlite.connections.add(Arc::new(conn));
                 guest::write_u64(memory, id_ptr, id)?;
@@ -214,8 +214,8 @@ fn open(mut caller: Caller<'_, ProcessState>, ptr: i32, len: i32, id_ptr: i32) -
 fn query_prepare(mut caller: Caller<'_, ProcessState>, conn_id: i64, ptr: i32, len: i32) -> Result<i64, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let sql = guest::str(memory, ptr as u32, len as u32)?.to_owned();
-    let conn = state.resources.sqlite.connections.get(conn_id as u64)?.clone();
-    if state.resources.sqlite.live_statements >= MAX_STATEMENTS {
+    let conn = state.contexts.resources().sqlite.connections.get(conn_id as u64)?.clone();
+    if state.contexts.resources().sqlite.live_statements >= MAX_STATEMENTS {
         bail_trap!("too many SQLite statements in this process (at most {MAX_STATEMENTS})");
     }
     offload(
@@ -224,7 +224,7 @@ fn query_prepare(mut caller: Caller<'_, ProcessState>, conn_id: i64, ptr: i32, l
         move || conn.prepare(&sql),
         |_, state, prepared| {
             let stmt = prepared.map_err(|e| trap(format_args!("sqlite query_prepare: {e}")))?;
-            let sqlite = &mut state.resources.sqlite;
+            let sqlite = &mut state.contexts.resources().sqlite;
             sqlite.live_statements += 1;
             Ok(sqlite.statements.add(Arc::new(Mutex::new(stmt))) as i64)
         },
@@ -234,7 +234,7 @@ fn query_prepare(mut caller: Caller<'_, ProcessState>, conn_id: i64, ptr: i32, l
 fn execute(mut caller: Caller<'_, ProcessState>, conn_id: i64, ptr: i32, len: i32) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let sql = guest::str(memory, ptr as u32, len as u32)?.to_owned();
-    let conn = state.resources.sqlite.connections.get(conn_id as u64)?.clone();
+    let conn = state.contexts.resources().sqlite.connections.get(conn_id as u64)?.clone();
     offload(
         memory,
         state,
@@ -246,7 +246,7 @@ fn execute(mut caller: Caller<'_, ProcessState>, conn_id: i64, ptr: i32, len: i3
 
 fn step(mut caller: Caller<'_, ProcessState>, stmt_id: i64) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    let stmt = state.resources.sqlite.statement(stmt_id)?;
+    let stmt = state.contexts.resources().sqlite.statement(stmt_id)?;
     offload(
         memory,
         state,
@@ -257,7 +257,7 @@ fn step(mut caller: Caller<'_, ProcessState>, stmt_id: i64) -> Result<i32, Error
 
 fn bind_value(mut caller: Caller<'_, ProcessState>, stmt_id: i64, ptr: i32, len: i32) -> Result<(), Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    let stmt = state.resources.sqlite.statement(stmt_id)?;
+    let stmt = state.contexts.resources().sqlite.statement(stmt_id)?;
     let data = guest::bytes(memory, ptr as u32, len as u32)?;
     let pairs = wire::decode_bind_list(data).map_err(|e| trap(format_args!("sqlite bind_value: bad bind list: {e}")))?;
     let mut stmt = lock(&stmt);
@@ -276,37 +276,37 @@ fn bind_value(mut caller: Caller<'_, ProcessState>, stmt_id: i64, ptr: i32, len:
     Ok(())
 }
 
-fn changes(caller: Caller<'_, ProcessState>, conn_id: i64) -> Result<i32, Error> {
-    Ok(caller.data().resources.sqlite.connections.get(conn_id as u64)?.changes())
+fn changes(mut caller: Caller<'_, ProcessState>, conn_id: i64) -> Result<i32, Error> {
+    Ok(caller.data_mut().contexts.resources().sqlite.connections.get(conn_id as u64)?.changes())
 }
 
-fn statement_reset(caller: Caller<'_, ProcessState>, stmt_id: i64) -> Result<(), Error> {
-    let stmt = caller.data().resources.sqlite.statement(stmt_id)?;
+fn statement_reset(mut caller: Caller<'_, ProcessState>, stmt_id: i64) -> Result<(), Error> {
+    let stmt = caller.data_mut().contexts.resources().sqlite.statement(stmt_id)?;
     let result = lock(&stmt).reset();
     result.map_err(|e| trap(format_args!("sqlite statement_reset: {e}")))
 }
 
 fn finalize(mut caller: Caller<'_, ProcessState>, stmt_id: i64) -> Result<(), Error> {
-    let sqlite = &mut caller.data_mut().resources.sqlite;
+    let sqlite = &mut caller.data_mut().contexts.resources().sqlite;
     sqlite.statements.remove(stmt_id as u64)?;
     sqlite.live_statements = sqlite.live_statements.saturating_sub(1);
     Ok(())
 }
 
-fn column_count(caller: Caller<'_, ProcessState>, stmt_id: i64) -> Result<i32, Error> {
-    let stmt = caller.data().resources.sqlite.statement(stmt_id)?;
+fn column_count(mut caller: Caller<'_, ProcessState>, stmt_id: i64) -> Result<i32, Error> {
+    let stmt = caller.data_mut().contexts.resources().sqlite.statement(stmt_id)?;
     let count = lock(&stmt).column_count();
     Ok(i32::try_from(count).unwrap_or(i32::MAX))
 }
 
 fn last_error(mut caller: Caller<'_, ProcessState>, conn_id: i64, len_ptr: i32) -> Result<i32, Error> {
-    let conn = caller.data().resources.sqlite.connections.get(conn_id as u64)?.clone();
+    let conn = caller.data_mut().contexts.resources().sqlite.connections.get(conn_id as u64)?.clone();
     let blob = wire::encode_error(conn.last_error().as_ref());
     host_alloc(&mut caller, &blob, len_ptr)
 }
 
 fn read_column(mut caller: Caller<'_, ProcessState>, stmt_id: i64, col: i32, len_ptr: i32) -> Result<i32, Error> {
-    let stmt = caller.data().resources.sqlite.statement(stmt_id)?;
+    let stmt = caller.data_mut().contexts.resources().sqlite.statement(stmt_id)?;
     let column = lock(&stmt).column(col as u32 as usize);
     let Some(column) = column else { bail_trap!("sqlite read_column: no column {}", col as u32) };
     let mut blob = Vec::new();
@@ -315,7 +315,7 @@ fn read_column(mut caller: Caller<'_, ProcessState>, stmt_id: i64, col: i32, len
 }
 
 fn read_row(mut caller: Caller<'_, ProcessState>, stmt_id: i64, len_ptr: i32) -> Result<i32, Error> {
-    let stmt = caller.data().resources.sqlite.statement(stmt_id)?;
+    let stmt = caller.data_mut().contexts.resources().sqlite.statement(stmt_id)?;
     let blob = {
         let stmt = lock(&stmt);
         let columns: Vec<Column> = (0..stmt.column_count()).filter_map(|i| stmt.column(i)).collect();
@@ -325,13 +325,13 @@ fn read_row(mut caller: Caller<'_, ProcessState>, stmt_id: i64, len_ptr: i32) ->
 }
 
 fn column_names(mut caller: Caller<'_, ProcessState>, stmt_id: i64, len_ptr: i32) -> Result<i32, Error> {
-    let stmt = caller.data().resources.sqlite.statement(stmt_id)?;
+    let stmt = caller.data_mut().contexts.resources().sqlite.statement(stmt_id)?;
     let names = lock(&stmt).column_names();
     host_alloc(&mut caller, &wire::encode_strings(&names), len_ptr)
 }
 
 fn column_name(mut caller: Caller<'_, ProcessState>, stmt_id: i64, col: i32, len_ptr: i32) -> Result<i32, Error> {
-    let stmt = caller.data().resources.sqlite.statement(stmt_id)?;
+    let stmt = caller.data_mut().contexts.resources().sqlite.statement(stmt_id)?;
     let name = lock(&stmt).column_name(col as u32 as usize);
     let Some(name) = name else { bail_trap!("sqlite column_name: no column {}", col as u32) };
     // Raw UTF-8, not bincode (abi.md §2.12).

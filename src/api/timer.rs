@@ -4,12 +4,12 @@
 //! process ends (its table entry is dropped), so no timer task outlives its
 //! owner, and a process may hold at most [`MAX_TIMERS`] timers at once.
 
-use super::guest::Table;
+use crate::protocol::guest::Table;
 use super::message::take_scratch;
 use crate::engine::HostFunctions;
 use crate::errors::bail_trap;
 use crate::metrics::Counter;
-use crate::process::ProcessState;
+use crate::protocol::ProcessState;
 use futures_lite::future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use wasmi::{Caller, Error};
 /// Most timers one process may have pending at once (each holds a task and
 /// its message until it fires); `send_after` beyond it traps. The same as
 /// every other resource table's bound.
-pub(crate) const MAX_TIMERS: usize = super::guest::MAX_TABLE_ENTRIES;
+pub(crate) const MAX_TIMERS: usize = crate::protocol::guest::MAX_TABLE_ENTRIES;
 
 /// A timer in the caller's table; dropping it cancels the timer.
 pub(crate) struct TimerEntry {
@@ -54,14 +54,14 @@ impl Timers {
     }
 }
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func("lunatic::timer", "send_after", send_after);
     host.func("lunatic::timer", "cancel_timer", cancel_timer);
 }
 
 fn send_after(mut caller: Caller<'_, ProcessState>, pid: i64, delay_ms: i64) -> Result<i64, Error> {
     let state = caller.data_mut();
-    state.resources.timers.reserve()?;
+    state.contexts.resources().timers.reserve()?;
     let message = take_scratch(state)?;
     // The target is resolved now; if it is gone the message is dropped later.
     let target = state.env.get(pid as u64);
@@ -88,11 +88,11 @@ fn send_after(mut caller: Caller<'_, ProcessState>, pid: i64, delay_ms: i64) -> 
         }
     }));
     crate::metrics::count(Counter::TimersStarted, 1);
-    Ok(state.resources.timers.table.try_add(TimerEntry { cancel, fired })? as i64)
+    Ok(state.contexts.resources().timers.table.try_add(TimerEntry { cancel, fired })? as i64)
 }
 
 fn cancel_timer(mut caller: Caller<'_, ProcessState>, id: i64) -> i32 {
-    match caller.data_mut().resources.timers.table.take(id as u64) {
+    match caller.data_mut().contexts.resources().timers.table.take(id as u64) {
         Some(timer) => {
             let _ = timer.cancel.try_send(());
             1

@@ -2,22 +2,10 @@
 
 use crate::engine::HostFunctions;
 use crate::errors::trap;
-use crate::process::{suspend, Pending, ProcessState};
+use crate::protocol::{suspend, Pending, ProcessState};
 use wasmi::{Caller, Error, Val};
 
-/// How deeply `lunatic::trap::catch` calls may nest in one process. Each
-/// nested call runs on a wasmi stack of its own (up to 1 MB of values and
-/// 1 000 frames), so this bounds a process's host memory for them at some
-/// 64 MB; a `catch` beyond it traps (caught by the enclosing `catch`, like a
-/// trap of wasmi's own call-depth limit). Real programs nest a handful.
-pub(crate) const MAX_CATCH_DEPTH: usize = 64;
-
-/// The trap of a `catch` nested deeper than [`MAX_CATCH_DEPTH`].
-pub(crate) fn catch_too_deep() -> String {
-    format!("lunatic::trap::catch nested deeper than {MAX_CATCH_DEPTH} calls")
-}
-
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func("lunatic::trap", "catch", catch);
 }
 

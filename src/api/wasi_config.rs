@@ -3,10 +3,10 @@
 //! Arguments and environment are the creator's to choose; a preopened
 //! directory must be one the creator can reach itself.
 
-use super::guest;
+use crate::protocol::guest;
 use crate::engine::HostFunctions;
 use crate::errors::{bail_trap, trap};
-use crate::process::{completion, suspend, Pending, Preopen, ProcessState};
+use crate::protocol::{completion, suspend, Pending, Preopen, ProcessState};
 use crate::wasi::{check_guest_name, open_grant, split_mapping, MAX_CONFIG_PREOPENS};
 use wasmi::{Caller, Error};
 
@@ -24,7 +24,7 @@ const MAX_CONFIG_ARGS_ENV_BYTES: usize = 1 << 20;
 const MAX_CONFIG_STRINGS: usize = 16_384;
 
 /// Traps unless `config` has room for one more string of `extra` bytes.
-fn room_for_strings(config: &crate::process::ProcessConfig, extra: usize) -> Result<(), Error> {
+fn room_for_strings(config: &crate::protocol::ProcessConfig, extra: usize) -> Result<(), Error> {
     if config.args.len() + config.envs.len() >= MAX_CONFIG_STRINGS {
         bail_trap!("a config carries at most {MAX_CONFIG_STRINGS} arguments and environment variables");
     }
@@ -36,7 +36,7 @@ fn room_for_strings(config: &crate::process::ProcessConfig, extra: usize) -> Res
     Ok(())
 }
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "config_add_environment_variable", add_env);
     host.func(M, "config_add_command_line_argument", add_arg);
     host.func(M, "config_preopen_dir", preopen_dir);
@@ -53,7 +53,7 @@ fn add_env(
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let key = guest::str(memory, key_ptr as u32, key_len as u32)?.to_string();
     let value = guest::str(memory, value_ptr as u32, value_len as u32)?.to_string();
-    let config = state.resources.configs.get_mut(config_id as u64)?;
+    let config = state.contexts.resources().configs.get_mut(config_id as u64)?;
     room_for_strings(config, key.len() + value.len() + 2)?;
     config.envs.push((key, value));
     Ok(())
@@ -67,7 +67,7 @@ fn add_arg(
 ) -> Result<(), Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let arg = guest::str(memory, ptr as u32, len as u32)?.to_string();
-    let config = state.resources.configs.get_mut(config_id as u64)?;
+    let config = state.contexts.resources().configs.get_mut(config_id as u64)?;
     room_for_strings(config, arg.len() + 1)?;
     config.args.push(arg);
     Ok(())
@@ -96,13 +96,13 @@ fn preopen_dir(
 ) -> Result<(), Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let spec = guest::str(memory, ptr as u32, len as u32)?.to_string();
-    let held = state.resources.configs.get(config_id as u64)?.preopens.len();
+    let held = state.contexts.resources().configs.get(config_id as u64)?.preopens.len();
     if held >= MAX_CONFIG_PREOPENS {
         bail_trap!("config_preopen_dir: a config holds at most {MAX_CONFIG_PREOPENS} preopened directories");
     }
     let (source, guest_name) = split_mapping(&spec);
     check_guest_name(guest_name).map_err(|why| refused(&spec, &why))?;
-    let candidates = state.wasi.grant_candidates(source);
+    let candidates = state.contexts.wasi().grant_candidates(source);
     if source.is_empty() || candidates.is_empty() {
         return Err(refused(&spec, "it is outside every directory this process can reach"));
     }
@@ -111,7 +111,7 @@ fn preopen_dir(
     let finish =
         move |state: &mut ProcessState, granted: Result<Preopen, String>| -> Result<(), Error> {
             let preopen = granted.map_err(|why| refused(&spec, &why))?;
-            state.resources.configs.get_mut(config_id as u64)?.preopens.push(preopen);
+            state.contexts.resources().configs.get_mut(config_id as u64)?.preopens.push(preopen);
             Ok(())
         };
     // A start section cannot suspend: open inline there.

@@ -355,32 +355,3 @@ impl Drop for MeteredLimits {
     }
 }
 
-/// The scrape-time figures of one `lunatic run`: its environment and
-/// scheduler.
-struct Run {
-    env: Arc<crate::environment::Environment>,
-    scheduler: Arc<dyn crate::scheduler::Scheduler>,
-}
-
-impl Source for Run {
-    fn collect(&self, out: &mut Collected) {
-        out.environments += 1;
-        out.processes += self.env.len() as u64;
-        out.registered += self.env.registered_names() as u64;
-        out.queued += self.scheduler.queued() as u64;
-    }
-}
-
-/// Watches a run's environment and scheduler while the returned guard
-/// lives (`None` without an exporter).
-pub(crate) fn watch_run(
-    env: &Arc<crate::environment::Environment>,
-    scheduler: &Arc<dyn crate::scheduler::Scheduler>,
-) -> Option<Arc<dyn Source>> {
-    if !enabled() {
-        return None;
-    }
-    let run: Arc<dyn Source> = Arc::new(Run { env: env.clone(), scheduler: scheduler.clone() });
-    watch(&run);
-    Some(run)
-}

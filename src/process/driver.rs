@@ -9,7 +9,7 @@
 //! Nested guest calls (`lunatic::trap::catch`) are frames on an explicit stack
 //! so they can suspend like the outer call.
 
-use super::{Exit, ProcessState};
+use crate::protocol::{is_suspend, Exit, Pending, ProcessState, TIMEOUT};
 use crate::scheduler::{self, BoxFuture};
 use futures_lite::future;
 use std::future::Future;
@@ -18,64 +18,8 @@ use std::task::Poll;
 use std::time::Duration;
 use wasmi::{
     Func, Instance, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, Store,
-    StoreContextMut, Val,
+    Val,
 };
-
-/// Finishes an asynchronous host operation with access to the store (to write
-/// results into guest memory) and yields the host function's return values.
-pub(crate) type Completion =
-    Box<dyn FnOnce(&mut StoreContextMut<'_, ProcessState>) -> Result<Vec<Val>, wasmi::Error> + Send>;
-
-/// Boxes a completion; helps closures infer their higher-ranked signature.
-pub(crate) fn completion<F>(f: F) -> Completion
-where
-    F: for<'a, 'b> FnOnce(&'a mut StoreContextMut<'b, ProcessState>) -> Result<Vec<Val>, wasmi::Error>
-        + Send
-        + 'static,
-{
-    Box::new(f)
-}
-
-/// A completion that just returns `values`.
-pub(crate) fn done(values: Vec<Val>) -> Completion {
-    completion(move |_| Ok(values))
-}
-
-/// An operation a host function handed to the driver instead of blocking.
-pub(crate) enum Pending {
-    /// Await the future, then apply its completion.
-    Async(BoxFuture<Completion>),
-    /// Wait for a message whose tag is in `tags` (any if empty) until
-    /// `deadline` (scheduler time), ignoring the first `skip` messages of the
-    /// mailbox; results: kind, or 9027 on timeout.
-    Receive { tags: Vec<i64>, deadline: Option<Duration>, skip: usize },
-    /// Let other processes run, then return `results`.
-    Yield { results: Vec<Val> },
-    /// Call a guest function nested in this host call; its results become the
-    /// host call's results, and a trap inside it becomes `on_trap`.
-    Call { func: Func, params: Vec<Val>, results: usize, on_trap: Vec<Val> },
-}
-
-/// Marker error: "the host function parked a [`Pending`] in the store".
-#[derive(Debug)]
-struct Suspend;
-
-impl std::fmt::Display for Suspend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("process suspended")
-    }
-}
-
-impl wasmi::errors::HostError for Suspend {}
-
-/// Parks `pending` and returns the error that suspends the Wasm call.
-pub(crate) fn suspend(state: &mut ProcessState, pending: Pending) -> wasmi::Error {
-    state.pending = Some(pending);
-    wasmi::Error::host(Suspend)
-}
-
-/// Status returned by waits that time out.
-pub(crate) const TIMEOUT: i32 = 9027;
 
 enum Call {
     Start(Func, Vec<Val>),
@@ -175,15 +119,15 @@ async fn drive(
             }
             Ok(ResumableCall::HostTrap(invocation)) => {
                 let error = invocation.host_error();
-                if error.downcast_ref::<Suspend>().is_some() {
+                if is_suspend(error) {
                     let pending = store.data_mut().pending.take().expect("a suspend parks work");
                     match pending {
-                        Pending::Call { .. } if frames.len() > crate::api::MAX_CATCH_DEPTH => {
+                        Pending::Call { .. } if frames.len() > crate::protocol::MAX_CATCH_DEPTH => {
                             // Each nested call holds a wasmi stack of its own:
                             // bound them. The catching call traps (so an
                             // enclosing catch sees a trap, as for wasmi's own
                             // call-depth limit).
-                            let trap = crate::api::catch_too_deep();
+                            let trap = crate::protocol::catch_too_deep();
                             if let Err(exit) = unwind_or(&mut frames, trap) {
                                 break exit;
                             }
@@ -346,12 +290,12 @@ fn resume_parent(parent: &mut Frame, inputs: Vec<Val>) {
 
 /// Why a waiting receive woke up.
 enum Wake {
-    Signals(std::collections::VecDeque<super::Signal>),
+    Signals(std::collections::VecDeque<crate::protocol::Signal>),
     Deadline,
 }
 
 /// Puts a received message in the scratch slot; the host call returns its kind.
-fn deliver(state: &mut ProcessState, message: crate::message::Message) -> Vec<Val> {
+fn deliver(state: &mut ProcessState, message: crate::protocol::Message) -> Vec<Val> {
     let kind = message.kind();
     state.scratch = Some(message);
     vec![Val::I32(kind)]
@@ -361,14 +305,14 @@ fn deliver(state: &mut ProcessState, message: crate::message::Message) -> Vec<Va
 /// runtime's idle watch when it has one (no timer per wait), else a
 /// scheduler timer (deterministic mode: virtual time).
 enum IdleTimer {
-    Watch(super::idle::IdleWait),
+    Watch(crate::scheduler::IdleWait),
     Timer(BoxFuture<()>),
 }
 
 impl IdleTimer {
-    fn new(runtime: &crate::Runtime, pid: u64, delay: Duration) -> Self {
+    fn new(runtime: &crate::protocol::Runtime, pid: u64, delay: Duration) -> Self {
         match runtime.idle_watch() {
-            Some(watch) => IdleTimer::Watch(super::idle::IdleWait::new(watch, pid)),
+            Some(watch) => IdleTimer::Watch(crate::scheduler::IdleWait::new(watch, pid)),
             None => IdleTimer::Timer(scheduler::sleep(runtime.scheduler(), delay)),
         }
     }
@@ -453,7 +397,7 @@ enum Compaction {
     Unarmed,
     /// Parked: compact when the timer fires; the charge (if any) holds
     /// this process's share of the budget until then.
-    Armed { timer: IdleTimer, _charge: Option<crate::engine::CompactCharge> },
+    Armed { timer: IdleTimer, _charge: Option<crate::protocol::CompactCharge> },
     /// Compacted, or compaction is off.
     Done,
 }

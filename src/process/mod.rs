@@ -1,91 +1,16 @@
-//! Processes: one wasmi store and instance each, driven as a future.
-//!
-//! A process owns its [`state::ProcessState`] (the store data: resource tables,
-//! scratch message, mailbox, links, WASI context) and is reachable from the
-//! outside only through its [`ProcessHandle`], which queues signals.
+//! Layer 5, the process driver: instantiates a process, runs its Wasm in
+//! fuel slices, services its suspensions, and compacts its memory while it
+//! waits.
 
-mod config;
 mod driver;
-mod handle;
-mod idle;
-mod mailbox;
-mod state;
-mod stdio;
 
-pub use config::{Preopen, ProcessConfig, FUEL_UNIT};
-pub use handle::ProcessHandle;
-pub use stdio::{InheritStdio, Stdio};
-
-pub(crate) use driver::{completion, done, suspend, Completion, Pending, TIMEOUT};
-pub(crate) use handle::Signal;
-pub(crate) use config::WasiStrings;
-pub(crate) use idle::IdleWatch;
-pub(crate) use state::{Link, ProcessState};
-
-use crate::engine::Runtime;
-use crate::environment::Environment;
-use crate::module::ModuleHandle;
+use crate::protocol::{Environment, Exit, Link, ProcessHandle, ProcessState, Runtime, SpawnOptions};
+use crate::scheduler::BoxFuture;
 use std::sync::Arc;
 
 /// Fuel a module's start section may use during instantiation (~50 ms); it
 /// runs before the process is scheduled, so it cannot be preempted.
 const START_FUEL: u64 = 100_000_000;
-
-/// How a process ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Exit {
-    /// The entry function returned, or WASI `proc_exit(0)`.
-    Returned,
-    /// WASI `proc_exit(code)` with a non-zero code.
-    Exited(i32),
-    /// A trap in guest code or a host call (the text says which).
-    Trapped(String),
-    /// A kill signal.
-    Killed,
-    /// A linked process failed and this one did not trap link deaths.
-    LinkFailed,
-    /// The `max_fuel` budget ran out.
-    OutOfFuel,
-}
-
-impl Exit {
-    /// Whether links see this as a failure.
-    pub fn is_failure(&self) -> bool {
-        !matches!(self, Exit::Returned)
-    }
-
-    /// The exit status the CLI reports when the root process ends this way:
-    /// the `proc_exit` code, 0 for a normal return, 101 (Rust's panic status)
-    /// for any other failure.
-    pub fn status(&self) -> i32 {
-        match self {
-            Exit::Returned => 0,
-            Exit::Exited(code) => *code,
-            _ => 101,
-        }
-    }
-}
-
-/// Called once with the exit reason when a process has ended.
-pub type OnExit = Box<dyn FnOnce(&Exit) + Send>;
-
-/// Everything needed to start a process.
-pub struct SpawnOptions {
-    /// The module to instantiate.
-    pub module: ModuleHandle,
-    /// Its permissions, limits and WASI view.
-    pub config: Arc<ProcessConfig>,
-    /// Name of the export to call.
-    pub entry: String,
-    /// Arguments for the entry function.
-    pub params: Vec<wasmi::Val>,
-    /// Link to a parent: (parent, tag the parent receives if this child dies).
-    pub link: Option<(ProcessHandle, i64)>,
-    /// Standard streams.
-    pub stdio: Arc<dyn Stdio>,
-    /// Told how the process ended.
-    pub on_exit: Option<OnExit>,
-}
 
 /// Instantiates a process and starts running it.
 ///
@@ -109,15 +34,15 @@ pub(crate) fn prepare(
     runtime: &Runtime,
     env: &Arc<Environment>,
     options: SpawnOptions,
-) -> anyhow::Result<(ProcessHandle, crate::scheduler::BoxFuture<()>)> {
+) -> anyhow::Result<(ProcessHandle, BoxFuture<()>)> {
     let id = env.next_process_id();
     let handle = ProcessHandle::new(id);
     let SpawnOptions { module, config, entry, params, link, stdio, on_exit } = options;
     let state = ProcessState::new(runtime, env, handle.clone(), module.clone(), config, stdio)?;
-    let mut store = wasmi::Store::new(runtime.engine(), state);
+    let mut store = wasmi::Store::new(runtime.engine().wasmi(), state);
     store.limiter(|state| &mut state.limits);
     store.set_fuel(START_FUEL).expect("fuel metering is always on");
-    let instance = match runtime.linker().instantiate_and_start(&mut store, module.wasmi()) {
+    let instance = match runtime.engine().linker().instantiate_and_start(&mut store, module.wasmi()) {
         Ok(instance) => instance,
         Err(error) => {
             let error = crate::errors::one_line(&error);

@@ -26,8 +26,11 @@
 //! fresh randomness, so their ciphertext could not be replayed): a replay's
 //! TLS streams are stand-ins without socket or rustls state.
 //!
-//! Host functions use [`sync`] for calls answered at once and
-//! [`World::external`] (through small per-area helpers) for calls that wait.
+//! The seam is keyed by (process ID, call number) and values: it never sees
+//! a process. Host functions reach it through the process protocol's
+//! helpers (`protocol::world`: `sync` for calls answered at once, `external`
+//! for calls that wait); the deterministic scheduler consults it through
+//! [`Hook`]: it asks the seam, the seam does not ask it.
 //! [`log`] is the file format, [`value`] the encoding of answers and
 //! [`trace`] the `--trace` output.
 
@@ -39,8 +42,9 @@ pub(crate) use log::Call;
 pub(crate) use trace::Trace;
 pub(crate) use value::Value;
 
-use crate::process::{Completion, Pending, ProcessState};
-use crate::scheduler::BoxFuture;
+/// A boxed future (the scheduler's timers are passed in as these).
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
 use log::{Entry, Header, Recording};
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -56,7 +60,7 @@ use std::time::Duration;
 pub const DIVERGED: i32 = 3;
 
 /// A call waiting on the outside world: (process, call number).
-type Key = (u64, u64);
+pub(crate) type Key = (u64, u64);
 
 /// Records or replays what the outside world tells a run.
 pub(crate) struct World {
@@ -184,11 +188,11 @@ impl World {
         }
     }
 
-    /// A divergence at a call: the run stops; the caller gets an error that
-    /// parks its process for good (the scheduler stops before it matters).
-    fn diverge(&self, state: &mut ProcessState, message: String) -> wasmi::Error {
+    /// A divergence at a call: the run stops; the caller parks its process
+    /// for good (the scheduler stops before it matters).
+    fn diverge(&self, message: String) -> Diverged {
         self.fail(message);
-        crate::process::suspend(state, Pending::Async(Box::pin(futures_lite::future::pending())))
+        Diverged
     }
 
     fn write(&self, entry: &Entry) {
@@ -230,14 +234,15 @@ impl World {
         }
     }
 
-    /// A call answered at once; see [`sync`].
-    fn sync_call<T: Value>(
+    /// A call answered at once: call number `key` of its process, asking
+    /// `live` (while recording) or the recording (while replaying).
+    pub(crate) fn sync_call<T: Value>(
         &self,
-        state: &mut ProcessState,
+        key: Key,
         call: Call,
         live: impl FnOnce() -> T,
-    ) -> Result<T, wasmi::Error> {
-        let (pid, seq) = next_call(state);
+    ) -> Result<T, Diverged> {
+        let (pid, seq) = key;
         match &self.mode {
             Mode::Record(_) => {
                 let value = live();
@@ -260,30 +265,27 @@ impl World {
                     },
                     |found| mismatch(pid, seq, &call, found),
                 );
-                result.map_err(|message| self.diverge(state, message))
+                result.map_err(|message| self.diverge(message))
             }
         }
     }
 
-    /// Suspends the calling process on `op`, a call that waits on the
-    /// outside world, racing `timer`; `finish` gets the answer (`None` if
-    /// the timer fired first). Recording runs `op` off the schedule and
+    /// Call number `key` of its process, `op`, waits on the outside world,
+    /// racing `timer`: the future returned gives the answer (`None` if the
+    /// timer fired first). Recording runs `op` off the schedule and
     /// delivers its answer at a step; replaying never runs `op`.
-    pub(crate) fn external<T, Op, Fin>(
+    pub(crate) fn external<T, Op>(
         self: &Arc<Self>,
-        state: &mut ProcessState,
+        key: Key,
         call: Call,
         timer: Option<BoxFuture<()>>,
         op: Op,
-        finish: Fin,
-    ) -> wasmi::Error
+    ) -> Result<impl Future<Output = Option<T>> + Send + 'static, Diverged>
     where
         T: Value,
         Op: Future<Output = T> + Send + 'static,
-        Fin: FnOnce(Option<T>) -> Completion + Send + 'static,
     {
-        let (pid, seq) = next_call(state);
-        let key = (pid, seq);
+        let (pid, seq) = key;
         let slot =
             Arc::new(Slot { name: call.name.clone(), state: Mutex::new(SlotState::default()) });
         let task = match &self.mode {
@@ -320,7 +322,7 @@ impl World {
                     |found| mismatch(pid, seq, &call, found),
                 );
                 if let Err(message) = started {
-                    return self.diverge(state, message);
+                    return Err(self.diverge(message));
                 }
                 self.pending.lock().unwrap().insert(key, slot.clone());
                 None
@@ -334,12 +336,7 @@ impl World {
             task,
             _answer: PhantomData,
         };
-        let work =
-            crate::scheduler::external(
-                state.runtime.scheduler(),
-                async move { finish(gate.await) },
-            );
-        crate::process::suspend(state, Pending::Async(work))
+        Ok(gate)
     }
 
     /// The answer a gate was given.
@@ -446,14 +443,13 @@ impl Drop for World {
     }
 }
 
-/// The calling process's ID and the number of its next outside call.
-fn next_call(state: &mut ProcessState) -> Key {
-    state.world_calls += 1;
-    (state.id(), state.world_calls)
-}
+/// The replay diverged at a call: the run is stopping (see
+/// [`World::failure`]); the calling process must not go on.
+#[derive(Debug)]
+pub(crate) struct Diverged;
 
 /// "What the recording has here" versus the call the replay made.
-fn mismatch(pid: u64, seq: u64, call: &Call, found: Option<&Entry>) -> String {
+pub(crate) fn mismatch(pid: u64, seq: u64, call: &Call, found: Option<&Entry>) -> String {
     let expected = match found {
         None => {
             return format!(
@@ -508,20 +504,6 @@ pub(crate) fn digest(parts: &[&[u8]]) -> String {
         }
     }
     format!("fnv1a64:{hash:016x}")
-}
-
-/// Runs a call answered at once through the world, if one is active:
-/// `live` asks the outside world (not called while replaying), `call`
-/// describes the call for the recording.
-pub(crate) fn sync<T: Value>(
-    state: &mut ProcessState,
-    call: impl FnOnce() -> Call,
-    live: impl FnOnce() -> T,
-) -> Result<T, wasmi::Error> {
-    match state.runtime.world().cloned() {
-        None => Ok(live()),
-        Some(world) => world.sync_call(state, call(), live),
-    }
 }
 
 /// A process waiting for the answer to one outside call.
@@ -603,7 +585,27 @@ impl<T> Drop for Gate<T> {
     }
 }
 
-impl crate::scheduler::Hook for World {
+/// What the deterministic scheduler consults when a run is recorded or
+/// replayed (implemented by [`World`]): answers from the
+/// outside world enter the schedule only at the start of a step, and real
+/// time the scheduler waits for them is reported.
+pub(crate) trait Hook: Send + Sync {
+    /// Called once with a way to wake the scheduler's thread.
+    fn attach(&self, unparker: parking::Unparker);
+    /// At the start of each step (numbered by the steps that made progress
+    /// before it): may wake tasks; returns virtual time to add.
+    fn step_start(&self, step: u64) -> Duration;
+    /// Nothing can run at `step`: the scheduler is about to wait for the
+    /// outside world. `false` stops the run instead.
+    fn idle(&self, step: u64) -> bool;
+    /// The scheduler waited `elapsed` of real time at `step`, and virtual
+    /// time advanced by as much.
+    fn waited(&self, step: u64, elapsed: Duration);
+    /// Whether the run must stop now.
+    fn stopped(&self) -> bool;
+}
+
+impl Hook for World {
     fn attach(&self, unparker: parking::Unparker) {
         let _ = self.unparker.set(unparker);
     }
@@ -742,5 +744,3 @@ impl crate::scheduler::Hook for World {
     }
 }
 
-#[cfg(test)]
-mod tests;

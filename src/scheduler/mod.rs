@@ -7,10 +7,13 @@
 
 mod deterministic;
 mod executor;
+mod idle;
 mod threaded;
 
 pub use deterministic::Deterministic;
 pub use threaded::Threaded;
+
+pub(crate) use idle::{IdleWait, IdleWatch};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -117,25 +120,7 @@ pub trait Scheduler: Send + Sync + 'static {
     fn block_on(&self, main: BoxFuture<i32>) -> i32;
 }
 
-/// What the deterministic scheduler consults when a run is recorded or
-/// replayed (implemented by [`crate::replay::World`]): answers from the
-/// outside world enter the schedule only at the start of a step, and real
-/// time the scheduler waits for them is reported.
-pub(crate) trait Hook: Send + Sync {
-    /// Called once with a way to wake the scheduler's thread.
-    fn attach(&self, unparker: parking::Unparker);
-    /// At the start of each step (numbered by the steps that made progress
-    /// before it): may wake tasks; returns virtual time to add.
-    fn step_start(&self, step: u64) -> Duration;
-    /// Nothing can run at `step`: the scheduler is about to wait for the
-    /// outside world. `false` stops the run instead.
-    fn idle(&self, step: u64) -> bool;
-    /// The scheduler waited `elapsed` of real time at `step`, and virtual
-    /// time advanced by as much.
-    fn waited(&self, step: u64, elapsed: Duration);
-    /// Whether the run must stop now.
-    fn stopped(&self) -> bool;
-}
+pub(crate) use crate::replay::Hook;
 
 /// Convenience: a sleep of `duration` from now.
 pub fn sleep(scheduler: &dyn Scheduler, duration: Duration) -> BoxFuture<()> {

@@ -6,7 +6,7 @@
 //! also echoed at once to the runtime's own stdout or stderr (and only the
 //! test process's own output is kept, to look for its panic message).
 
-use crate::process::Stdio;
+use crate::protocol::Stdio;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 

@@ -11,7 +11,7 @@ const PANIC_MARK: &str = "#panic_";
 /// One `#[lunatic::test]` function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TestCase {
-    /// The full path, `crate::module::function`: what is printed and filtered on.
+    /// The full path, `crate::engine::module::function`: what is printed and filtered on.
     pub(crate) name: String,
     /// The export to call.
     pub(crate) export: String,

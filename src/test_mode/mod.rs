@@ -13,9 +13,10 @@ mod discovery;
 mod outcome;
 mod report;
 
-use crate::engine::{Runtime, RuntimeOptions};
-use crate::environment::Environment;
-use crate::process::{self, Exit, ProcessConfig, SpawnOptions};
+use crate::protocol::{Runtime, RuntimeOptions};
+use crate::protocol::Environment;
+use crate::process;
+use crate::protocol::{Exit, ProcessConfig, SpawnOptions};
 use crate::runner::{read_module, root_preopens, scheduler};
 use args::{Color, Selection, TestArgs};
 use capture::Capture;

@@ -1,9 +1,9 @@
 //! `args_*` and `environ_*`: the process's argument and environment strings.
 
 use super::{memory_and_state, ret, WasiResult, M};
-use crate::api::guest;
+use crate::protocol::guest;
 use crate::engine::HostFunctions;
-use crate::process::ProcessState;
+use crate::protocol::ProcessState;
 use wasmi::Caller;
 
 /// A list of strings laid out as the guest receives them: each one
@@ -47,22 +47,22 @@ impl Strings {
     }
 }
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "args_sizes_get", |mut c: Caller<'_, ProcessState>, count: i32, size: i32| {
         let (memory, state) = memory_and_state(&mut c)?;
-        ret(state.wasi.strings.0.sizes(memory, count, size))
+        ret(state.contexts.wasi().strings.0.sizes(memory, count, size))
     });
     host.func(M, "args_get", |mut c: Caller<'_, ProcessState>, ptrs: i32, buf: i32| {
         let (memory, state) = memory_and_state(&mut c)?;
-        ret(state.wasi.strings.0.get(memory, ptrs, buf))
+        ret(state.contexts.wasi().strings.0.get(memory, ptrs, buf))
     });
     host.func(M, "environ_sizes_get", |mut c: Caller<'_, ProcessState>, count: i32, size: i32| {
         let (memory, state) = memory_and_state(&mut c)?;
-        ret(state.wasi.strings.1.sizes(memory, count, size))
+        ret(state.contexts.wasi().strings.1.sizes(memory, count, size))
     });
     host.func(M, "environ_get", |mut c: Caller<'_, ProcessState>, ptrs: i32, buf: i32| {
         let (memory, state) = memory_and_state(&mut c)?;
-        ret(state.wasi.strings.1.get(memory, ptrs, buf))
+        ret(state.contexts.wasi().strings.1.get(memory, ptrs, buf))
     });
 }
 

@@ -6,15 +6,15 @@
 
 use super::types::*;
 use super::{memory_and_state, ret, WasiResult, M};
-use crate::api::guest;
+use crate::protocol::guest;
 use crate::engine::HostFunctions;
-use crate::process::{suspend, Pending, ProcessState};
+use crate::protocol::{suspend, Pending, ProcessState};
 use crate::replay;
 use crate::scheduler::Scheduler;
 use std::time::Duration;
 use wasmi::{Caller, Error, Val};
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "clock_res_get", |mut c: Caller<'_, ProcessState>, id: i32, out: i32| {
         let (memory, _) = memory_and_state(&mut c)?;
         ret(clock_res_get(memory, id as u32, out))
@@ -26,7 +26,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
             let (memory, state) = memory_and_state(&mut c)?;
             if state.runtime.world().is_some() {
                 let scheduler = state.runtime.scheduler_arc();
-                let reading = replay::sync(
+                let reading = crate::protocol::world::sync(
                     state,
                     || replay::Call::new("clock_time_get").arg(id),
                     || clock_now(&*scheduler, id as u32),
@@ -45,7 +45,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
         let bytes = guest::bytes_mut(memory, buf as u32, len as u32)?;
         if state.runtime.world().is_some() {
             let scheduler = state.runtime.scheduler_arc();
-            let random = replay::sync(
+            let random = crate::protocol::world::sync(
                 state,
                 || replay::Call::new("random_get").arg(len as u32),
                 || {

@@ -6,16 +6,16 @@ use super::{
     check_out, fs, gather, iovecs, iovecs_len, memory_and_state, offload, offload_outside, ret,
     scatter, Fail, WasiResult, M,
 };
-use crate::api::guest;
+use crate::protocol::guest;
 use crate::engine::HostFunctions;
-use crate::process::ProcessState;
+use crate::protocol::ProcessState;
 use std::io::{Seek, SeekFrom};
 use std::sync::Arc;
 use wasmi::Caller;
 
 type C<'a> = Caller<'a, ProcessState>;
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "fd_advise", |mut c: C<'_>, fd: i32, _offset: i64, _len: i64, advice: i32| {
         ret(fd_advise(&mut c, fd as u32, advice as u32))
     });
@@ -101,7 +101,7 @@ fn writable_file(entry: &Entry) -> WasiResult<Arc<OpenFile>> {
 }
 
 fn fd_advise(c: &mut C<'_>, fd: u32, advice: u32) -> WasiResult {
-    let entry = c.data().wasi.fds.get(fd)?;
+    let entry = c.data_mut().contexts.wasi().fds.get(fd)?;
     if advice > u32::from(ADVICE_NOREUSE) {
         return Err(Errno::INVAL.into());
     }
@@ -114,13 +114,13 @@ fn fd_advise(c: &mut C<'_>, fd: u32, advice: u32) -> WasiResult {
 
 fn fd_allocate(c: &mut C<'_>, fd: u32, offset: u64, len: u64) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let f = writable_file(state.wasi.fds.get(fd)?)?;
+    let f = writable_file(state.contexts.wasi().fds.get(fd)?)?;
     offload(memory, state, move || fs::allocate(&f.file, offset, len), |_, _, r| Ok(r?))
 }
 
 fn fd_close(c: &mut C<'_>, fd: u32) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let entry = state.wasi.fds.remove(fd)?;
+    let entry = state.contexts.wasi().fds.remove(fd)?;
     match entry.kind {
         // Closing can flush (network filesystems): do it off the executor.
         Kind::File(f) => offload(memory, state, move || drop(f), |_, _, ()| Ok(())),
@@ -130,7 +130,7 @@ fn fd_close(c: &mut C<'_>, fd: u32) -> WasiResult {
 
 fn fd_sync(c: &mut C<'_>, fd: u32, data_only: bool) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    match &state.wasi.fds.get(fd)?.kind {
+    match &state.contexts.wasi().fds.get(fd)?.kind {
         Kind::File(f) => {
             let f = f.clone();
             let work = move || if data_only { f.file.sync_data() } else { f.file.sync_all() };
@@ -147,7 +147,7 @@ fn fd_sync(c: &mut C<'_>, fd: u32, data_only: bool) -> WasiResult {
 
 fn fd_fdstat_get(c: &mut C<'_>, fd: u32, out: i32) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let entry = state.wasi.fds.get(fd)?;
+    let entry = state.contexts.wasi().fds.get(fd)?;
     let stat =
         encode_fdstat(entry.filetype(), entry.flags, entry.rights_base, entry.rights_inheriting);
     guest::write(memory, out as u32, &stat)?;
@@ -155,7 +155,7 @@ fn fd_fdstat_get(c: &mut C<'_>, fd: u32, out: i32) -> WasiResult {
 }
 
 fn fd_fdstat_set_flags(c: &mut C<'_>, fd: u32, flags: u32) -> WasiResult {
-    let entry = c.data_mut().wasi.fds.get_mut(fd)?;
+    let entry = c.data_mut().contexts.wasi().fds.get_mut(fd)?;
     let flags = u16::try_from(flags).ok().filter(|f| f & !FDFLAGS_ALL == 0).ok_or(Errno::INVAL)?;
     if flags == entry.flags {
         return Ok(());
@@ -190,7 +190,7 @@ fn set_os_flags(_: &std::fs::File, _: u16) -> WasiResult {
 }
 
 fn fd_fdstat_set_rights(c: &mut C<'_>, fd: u32, base: u64, inheriting: u64) -> WasiResult {
-    let entry = c.data_mut().wasi.fds.get_mut(fd)?;
+    let entry = c.data_mut().contexts.wasi().fds.get_mut(fd)?;
     // Rights can only be dropped.
     if base & !entry.rights_base != 0 || inheriting & !entry.rights_inheriting != 0 {
         return Err(Errno::NOTCAPABLE.into());
@@ -203,7 +203,7 @@ fn fd_fdstat_set_rights(c: &mut C<'_>, fd: u32, base: u64, inheriting: u64) -> W
 fn fd_filestat_get(c: &mut C<'_>, fd: u32, out: i32) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
     check_out(memory, out, FILESTAT_SIZE)?;
-    let entry = state.wasi.fds.get(fd)?;
+    let entry = state.contexts.wasi().fds.get(fd)?;
     let finish = move |memory: &mut [u8],
                        _: &mut ProcessState,
                        r: std::io::Result<Filestat>|
@@ -230,7 +230,7 @@ fn fd_filestat_get(c: &mut C<'_>, fd: u32, out: i32) -> WasiResult {
 
 fn fd_filestat_set_size(c: &mut C<'_>, fd: u32, size: u64) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let entry = state.wasi.fds.get(fd)?;
+    let entry = state.contexts.wasi().fds.get(fd)?;
     let f = match &entry.kind {
         Kind::File(_) => writable_file(entry)?,
         Kind::Dir(_) => return Err(Errno::ISDIR.into()),
@@ -244,7 +244,7 @@ fn fd_filestat_set_times(c: &mut C<'_>, fd: u32, atim: u64, mtim: u64, flags: u3
     let now = std::time::UNIX_EPOCH + state.runtime.scheduler().wall_clock();
     let flags = u16::try_from(flags).map_err(|_| Errno::INVAL)?;
     let (atime, mtime) = fs::new_times(atim, mtim, flags, now)?;
-    match &state.wasi.fds.get(fd)?.kind {
+    match &state.contexts.wasi().fds.get(fd)?.kind {
         Kind::File(f) => {
             let f = f.clone();
             offload(
@@ -269,7 +269,7 @@ fn fd_read(c: &mut C<'_>, fd: u32, iovs: i32, n: i32, offset: Option<u64>, out: 
     let iovs = iovecs(memory, iovs as u32, n as u32)?;
     check_out(memory, out, 4)?;
     let len = iovecs_len(&iovs);
-    let entry = state.wasi.fds.get(fd)?;
+    let entry = state.contexts.wasi().fds.get(fd)?;
     if !entry.can(RIGHT_FD_READ) {
         return Err(match entry.kind {
             Kind::Dir(_) => Errno::ISDIR,
@@ -318,7 +318,7 @@ fn fd_write(
     let (memory, state) = memory_and_state(c)?;
     let iovs = iovecs(memory, iovs as u32, n as u32)?;
     check_out(memory, out, 4)?;
-    let entry = state.wasi.fds.get(fd)?;
+    let entry = state.contexts.wasi().fds.get(fd)?;
     if !entry.can(RIGHT_FD_WRITE) {
         return Err(Errno::BADF.into());
     }
@@ -354,14 +354,14 @@ fn fd_write(
 
 fn fd_prestat_get(c: &mut C<'_>, fd: u32, out: i32) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let name = preopen_name(state.wasi.fds.get(fd)?)?;
+    let name = preopen_name(state.contexts.wasi().fds.get(fd)?)?;
     guest::write(memory, out as u32, &encode_prestat_dir(name.len() as u32))?;
     Ok(())
 }
 
 fn fd_prestat_dir_name(c: &mut C<'_>, fd: u32, ptr: i32, len: u32) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let name = preopen_name(state.wasi.fds.get(fd)?)?;
+    let name = preopen_name(state.contexts.wasi().fds.get(fd)?)?;
     guest::range(memory, ptr as u32, len)?;
     if (len as usize) < name.len() {
         return Err(Errno::NAMETOOLONG.into());
@@ -383,7 +383,7 @@ fn fd_readdir(c: &mut C<'_>, fd: u32, buf: i32, len: u32, cookie: u64, out: i32)
     let (memory, state) = memory_and_state(c)?;
     guest::range(memory, buf as u32, len)?;
     check_out(memory, out, 4)?;
-    let entry = state.wasi.fds.get(fd)?;
+    let entry = state.contexts.wasi().fds.get(fd)?;
     let Kind::Dir(d) = &entry.kind else { return Err(Errno::NOTDIR.into()) };
     if !entry.can(RIGHT_FD_READDIR) {
         return Err(Errno::NOTCAPABLE.into());
@@ -409,7 +409,7 @@ fn fd_readdir(c: &mut C<'_>, fd: u32, buf: i32, len: u32, cookie: u64, out: i32)
         move |memory, state, r| {
             let listing = Arc::new(r?);
             write(memory, &listing)?;
-            if let Ok(Entry { kind: Kind::Dir(d), .. }) = state.wasi.fds.get_mut(fd) {
+            if let Ok(Entry { kind: Kind::Dir(d), .. }) = state.contexts.wasi().fds.get_mut(fd) {
                 d.listing = Some(listing);
             }
             Ok(())
@@ -419,7 +419,7 @@ fn fd_readdir(c: &mut C<'_>, fd: u32, buf: i32, len: u32, cookie: u64, out: i32)
 
 fn fd_renumber(c: &mut C<'_>, from: u32, to: u32) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let fds = &mut state.wasi.fds;
+    let fds = &mut state.contexts.wasi().fds;
     fds.get(from)?;
     fds.get(to)?;
     if from == to {
@@ -436,7 +436,7 @@ fn fd_renumber(c: &mut C<'_>, from: u32, to: u32) -> WasiResult {
 fn fd_seek(c: &mut C<'_>, fd: u32, offset: i64, whence: u32, out: i32) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
     check_out(memory, out, 8)?;
-    let entry = state.wasi.fds.get(fd)?;
+    let entry = state.contexts.wasi().fds.get(fd)?;
     let f = match &entry.kind {
         Kind::Dir(_) => return Err(Errno::BADF.into()),
         _ => file(entry)?,
@@ -463,7 +463,7 @@ fn fd_seek(c: &mut C<'_>, fd: u32, offset: i64, whence: u32, out: i32) -> WasiRe
 
 fn fd_tell(c: &mut C<'_>, fd: u32, out: i32) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
-    let entry = state.wasi.fds.get(fd)?;
+    let entry = state.contexts.wasi().fds.get(fd)?;
     let f = match &entry.kind {
         Kind::Dir(_) => return Err(Errno::BADF.into()),
         _ => file(entry)?,

@@ -22,7 +22,7 @@
 use super::table::Kind;
 use super::types::{RIGHTS_DIR, RIGHT_PATH_OPEN};
 use super::WasiCtx;
-use crate::process::Preopen;
+use crate::protocol::Preopen;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -204,7 +204,7 @@ mod tests {
 
         /// A process context whose only preopen is `box`, named `name`.
         fn ctx(&self, name: &str) -> WasiCtx {
-            let mut config = crate::process::ProcessConfig::default();
+            let mut config = crate::protocol::ProcessConfig::default();
             config.preopens = vec![Preopen::new(self.0.join("box"), name)];
             WasiCtx::new(&config).unwrap()
         }

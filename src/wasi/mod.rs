@@ -1,8 +1,11 @@
-//! WASI preview1 (`wasi_snapshot_preview1`) for every process.
+//! Layer 4, host modules: WASI preview1 (`wasi_snapshot_preview1`) for
+//! every process.
 //!
-//! All 46 functions are linked with their standard signatures. Each process
-//! has its own [`WasiCtx`]: arguments, environment and a descriptor table
-//! (0–2 standard streams, then the config's preopened directories from 3).
+//! All 46 functions are linked with their standard signatures by
+//! [`add_to_linker`]. Each process has its own [`WasiCtx`] (made by
+//! [`new_context`], kept in the process's contexts): arguments, environment
+//! and a descriptor table (0–2 standard streams, then the config's
+//! preopened directories from 3).
 //!
 //! * Paths are resolved with cap-std inside the directory descriptor they are
 //!   relative to: `..` past it, absolute paths and symlinks leading out fail
@@ -10,7 +13,7 @@
 //! * File work that can block (open, read, write, stat, list, ...) runs on
 //!   the blocking pool while the process is suspended, so executor threads
 //!   never wait on the disk; so does reading stdin. Writes to stdout and
-//!   stderr go through the process's [`Stdio`](crate::process::Stdio).
+//!   stderr go through the process's [`Stdio`](crate::protocol::Stdio).
 //! * Clocks, sleeps (`poll_oneoff`) and randomness come from the scheduler,
 //!   so a deterministic scheduler controls them.
 //! * A bad pointer or length traps the process; a bad descriptor returns
@@ -31,16 +34,15 @@ mod path;
 mod poll;
 mod sock;
 mod table;
-#[cfg(test)]
-mod tests;
 mod types;
 
 pub(crate) use args_env::Strings;
 pub(crate) use grant::{check_guest_name, open_grant, split_mapping, MAX_CONFIG_PREOPENS};
 
-use crate::api::guest;
+use crate::protocol::guest;
 use crate::engine::HostFunctions;
-use crate::process::{completion, suspend, Pending, ProcessConfig, ProcessState};
+use crate::protocol::{completion, suspend, Contexts, Pending, ProcessConfig, ProcessState};
+use std::sync::Arc;
 use table::{Entry, FdTable, Kind};
 use types::Errno;
 use wasmi::{Caller, Val};
@@ -55,7 +57,7 @@ const MAX_IO: usize = 16 << 20;
 /// Per-process WASI state, built from the process's config.
 pub(crate) struct WasiCtx {
     /// Arguments and environment, shared with every process of the same config.
-    strings: crate::process::WasiStrings,
+    strings: Arc<(Strings, Strings)>,
     fds: FdTable,
 }
 
@@ -87,14 +89,44 @@ impl WasiCtx {
             fds.insert(entry).map_err(|_| anyhow::anyhow!("too many preopened directories"))?;
         }
         Ok(Self {
-            strings: config.wasi_strings(),
+            strings: config.derived(|config| {
+                (
+                    Strings::new(config.args.iter()),
+                    Strings::new(config.envs.iter().map(|(k, v)| format!("{k}={v}"))),
+                )
+            }),
             fds,
         })
     }
 }
 
+impl Default for WasiCtx {
+    /// Nothing granted: the standard streams only, no arguments, no
+    /// environment, no preopened directory.
+    fn default() -> Self {
+        Self::new(&ProcessConfig::default()).unwrap_or_else(|_| Self {
+            strings: Arc::new((Strings::new(None::<&str>), Strings::new(None::<&str>))),
+            fds: FdTable::default(),
+        })
+    }
+}
+
+impl Contexts {
+    /// The process's WASI context.
+    pub(crate) fn wasi(&mut self) -> &mut WasiCtx {
+        self.get::<WasiCtx>()
+    }
+}
+
+/// Gives a new process its WASI context. Fails if a preopened directory
+/// cannot be opened (the spawn fails then).
+pub(crate) fn new_context(config: &ProcessConfig, contexts: &mut Contexts) -> anyhow::Result<()> {
+    contexts.insert(WasiCtx::new(config)?);
+    Ok(())
+}
+
 /// Links every preview1 function.
-pub(crate) fn register(host: &mut HostFunctions<'_>) {
+pub(crate) fn add_to_linker(host: &mut HostFunctions<ProcessState>) {
     args_env::register(host);
     clock::register(host);
     fd::register(host);
@@ -187,11 +219,11 @@ where
         return offload(memory, state, work, finish);
     };
     if !state.initialized {
-        let output = crate::replay::sync(state, call, work)?;
+        let output = crate::protocol::world::sync(state, call, work)?;
         return finish(memory, state, output);
     }
     let op = blocking::unblock(work);
-    let wait = world.external(state, call(), None, op, move |output| {
+    let wait = crate::protocol::world::external(&world, state, call(), None, op, move |output| {
         completion(move |ctx| {
             let (memory, state) = guest::memory_and_state(ctx)?;
             let output = output.expect("no timer: the answer always comes");

@@ -4,16 +4,16 @@ use super::fs::{self, OpenRequest, Opened};
 use super::table::{DirFd, Entry, Kind, OpenFile};
 use super::types::*;
 use super::{check_out, memory_and_state, offload, read_path, ret, WasiResult, M};
-use crate::api::guest;
+use crate::protocol::guest;
 use crate::engine::HostFunctions;
-use crate::process::ProcessState;
+use crate::protocol::ProcessState;
 use cap_std::fs::Dir;
 use std::sync::Arc;
 use wasmi::Caller;
 
 type C<'a> = Caller<'a, ProcessState>;
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "path_create_directory", |mut c: C<'_>, fd: i32, path: i32, len: i32| {
         ret(simple(&mut c, fd, RIGHT_PATH_CREATE_DIRECTORY, path, len, |dir, path| {
             dir.create_dir(path)
@@ -121,14 +121,14 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
 /// pass on to configs it creates, so they are enforced here).
 fn dir_and_path(
     memory: &[u8],
-    state: &ProcessState,
+    state: &mut ProcessState,
     fd: i32,
     right: u64,
     ptr: i32,
     len: i32,
 ) -> WasiResult<(Arc<Dir>, usize, String)> {
     let path = read_path(memory, ptr, len)?;
-    let entry = state.wasi.fds.get(fd as u32)?;
+    let entry = state.contexts.wasi().fds.get(fd as u32)?;
     let dir = entry.dir()?;
     if !entry.can(right) {
         return Err(Errno::NOTCAPABLE.into());
@@ -240,7 +240,7 @@ fn path_open(c: &mut C<'_>, o: Open) -> WasiResult {
     let (memory, state) = memory_and_state(c)?;
     check_out(memory, o.out, 4)?;
     let path = read_path(memory, o.path, o.len)?;
-    let parent = state.wasi.fds.get(o.fd as u32)?;
+    let parent = state.contexts.wasi().fds.get(o.fd as u32)?;
     let parent_inheriting = parent.rights_inheriting;
     let parent_dir = parent.dir()?;
     let (dir, depth) = (parent_dir.dir.clone(), parent_dir.depth);
@@ -302,7 +302,7 @@ fn path_open(c: &mut C<'_>, o: Open) -> WasiResult {
                     flags: fdflags,
                 },
             };
-            let fd = state.wasi.fds.insert(entry)?;
+            let fd = state.contexts.wasi().fds.insert(entry)?;
             guest::write_u32(memory, out as u32, fd)?;
             Ok(())
         },

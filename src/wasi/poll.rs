@@ -10,16 +10,16 @@ use super::errno::from_io;
 use super::table::Kind;
 use super::types::*;
 use super::{check_out, memory_and_state, ret, Fail, WasiResult, M};
-use crate::api::guest;
+use crate::protocol::guest;
 use crate::engine::HostFunctions;
-use crate::process::{completion, suspend, Pending, ProcessState};
+use crate::protocol::{completion, suspend, Pending, ProcessState};
 use futures_lite::future;
 use std::io::BufRead;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use wasmi::{Caller, Val};
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(
         M,
         "poll_oneoff",
@@ -93,7 +93,7 @@ fn poll_oneoff(
             EVENTTYPE_FD_READ | EVENTTYPE_FD_WRITE => {
                 let fd = guest::read_u32(memory, at + 16)?;
                 let read = tag == EVENTTYPE_FD_READ;
-                match state.wasi.fds.get(fd) {
+                match state.contexts.wasi().fds.get(fd) {
                     Err(_) => Sub::Now(event(userdata, tag, Errno::BADF)),
                     Ok(entry) => match (&entry.kind, read) {
                         (Kind::Stdin, true) => Sub::StdinRead { userdata },
@@ -178,7 +178,7 @@ fn poll_oneoff(
                 .arg(earliest.map(|deadline| deadline.saturating_sub(now)));
             let op = stdin_watch();
             let clock = scheduler.clone();
-            let wait = world.external(state, call, timer, op, move |woke| finish(woke, clock.now()));
+            let wait = crate::protocol::world::external(&world, state, call, timer, op, move |woke| finish(woke, clock.now()));
             return Err(Fail::Trap(wait));
         }
     }

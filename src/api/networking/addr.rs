@@ -6,7 +6,7 @@
 //! address bytes, the port as a little-endian u16 and, for v6 only, flow
 //! info and scope ID as u32.
 
-use super::guest;
+use crate::protocol::guest;
 use crate::errors::bail_trap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use wasmi::Error;

@@ -11,7 +11,7 @@
 
 use super::{addr, check_out, guest, timer, wait_on, Outcome, M};
 use crate::engine::HostFunctions;
-use crate::process::{completion, ProcessState, TIMEOUT};
+use crate::protocol::{completion, ProcessState, TIMEOUT};
 use crate::scheduler::Scheduler;
 use std::collections::VecDeque;
 use std::io;
@@ -31,10 +31,10 @@ impl DnsIterator {
     }
 }
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "resolve", resolve);
     host.func(M, "drop_dns_iterator", |mut c: Caller<'_, ProcessState>, id: i64| {
-        c.data_mut().resources.net.dns.remove(id as u64).map(drop)
+        c.data_mut().contexts.resources().net.dns.remove(id as u64).map(drop)
     });
     host.func(M, "resolve_next", resolve_next);
 }
@@ -91,7 +91,7 @@ fn resolve_next(
     scope_id_ptr: i32,
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    let iter = state.resources.net.dns.get_mut(id as u64)?;
+    let iter = state.contexts.resources().net.dns.get_mut(id as u64)?;
     let Some(&next) = iter.0.front() else {
         return Ok(1);
     };

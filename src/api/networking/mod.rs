@@ -22,9 +22,10 @@ mod udp;
 #[allow(unused_imports)]
 pub(crate) use dns::{parse_resolve_list, RESOLVE_ENV};
 
-use super::{fail_with, guest, Table};
+use super::fail_with;
+use crate::protocol::{guest, Table};
 use crate::engine::HostFunctions;
-use crate::process::{completion, Completion, Pending, ProcessState, TIMEOUT};
+use crate::protocol::{completion, Completion, Pending, ProcessState, TIMEOUT};
 use crate::replay;
 use crate::scheduler::{BoxFuture, Scheduler};
 use async_io::Async;
@@ -61,7 +62,7 @@ const MAX_HOST_NAME: u32 = 1024;
 const MAX_DATAGRAM: u32 = 65_535;
 
 /// Registers all 49 `lunatic::networking` functions.
-pub(crate) fn register(host: &mut HostFunctions<'_>) {
+pub(crate) fn register(host: &mut HostFunctions<ProcessState>) {
     dns::register(host);
     tcp::register(host);
     tls::register(host);
@@ -216,7 +217,7 @@ where
     // Sockets answer in real time: a deterministic scheduler must not jump
     // its clock past a timeout while they may still do so.
     let work = crate::scheduler::external(state.runtime.scheduler(), work);
-    crate::process::suspend(state, Pending::Async(work))
+    crate::protocol::suspend(state, Pending::Async(work))
 }
 
 /// Suspends the calling process until `op` (raced against `timer`) is done
@@ -237,7 +238,7 @@ where
 {
     match state.runtime.world().cloned() {
         None => suspend_on(state, async move { finish(timed(timer, op).await) }),
-        Some(world) => world.external(state, call(), timer, op, finish),
+        Some(world) => crate::protocol::world::external(&world, state, call(), timer, op, finish),
     }
 }
 
@@ -380,7 +381,7 @@ fn host_name(memory: &[u8], ptr: u32, len: u32) -> Result<std::io::Result<String
 /// process already holds the most a table may (iterators hold no socket, so
 /// nothing else bounds them).
 fn add_addrs(state: &mut ProcessState, addrs: impl IntoIterator<Item = SocketAddr>) -> Result<u64, Error> {
-    state.resources.net.dns.try_add(dns::DnsIterator::new(addrs))
+    state.contexts.resources().net.dns.try_add(dns::DnsIterator::new(addrs))
 }
 
 /// Reports a socket's own or peer address as a one-element DNS iterator

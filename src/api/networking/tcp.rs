@@ -5,8 +5,8 @@ use super::{
     report_read, timer, wait_on, would_wait, Outcome, Sock, TcpStream, Timeout, M, MAX_READ, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
-use crate::process::{completion, ProcessState};
-use crate::replay::{self, Call};
+use crate::protocol::{completion, ProcessState};
+use crate::replay::Call;
 use async_io::Async;
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -42,15 +42,15 @@ impl TcpStream {
     }
 }
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "tcp_bind", tcp_bind);
     host.func(M, "drop_tcp_listener", |mut c: Caller<'_, ProcessState>, id: i64| {
-        c.data_mut().resources.net.tcp_listeners.remove(id as u64).map(drop)
+        c.data_mut().contexts.resources().net.tcp_listeners.remove(id as u64).map(drop)
     });
     host.func(M, "tcp_local_addr", |mut c: Caller<'_, ProcessState>, id: i64, id_ptr: i32| {
         let (memory, state) = guest::memory_and_state(&mut c)?;
-        let listener = state.resources.net.tcp_listeners.get(id as u64)?.clone();
-        let addr = replay::sync(
+        let listener = state.contexts.resources().net.tcp_listeners.get(id as u64)?.clone();
+        let addr = crate::protocol::world::sync(
             state,
             || Call::new("tcp_local_addr").arg(id),
             || listener.get()?.get_ref().local_addr(),
@@ -62,7 +62,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "tcp_peer_addr", |mut c: Caller<'_, ProcessState>, id: i64, id_ptr: i32| {
         let (memory, state) = guest::memory_and_state(&mut c)?;
         let shared = stream(state, id)?;
-        let addr = replay::sync(
+        let addr = crate::protocol::world::sync(
             state,
             || Call::new("tcp_peer_addr").arg(id),
             || shared.stream.get()?.get_ref().peer_addr(),
@@ -70,13 +70,13 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
         report_addr(memory, state, id_ptr as u32, addr)
     });
     host.func(M, "drop_tcp_stream", |mut c: Caller<'_, ProcessState>, id: i64| {
-        c.data_mut().resources.net.tcp_streams.remove(id as u64).map(drop)
+        c.data_mut().contexts.resources().net.tcp_streams.remove(id as u64).map(drop)
     });
     host.func(
         M,
         "clone_tcp_stream",
         |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
-            let streams = &mut c.data_mut().resources.net.tcp_streams;
+            let streams = &mut c.data_mut().contexts.resources().net.tcp_streams;
             let clone = streams.get(id as u64)?.clone();
             Ok(streams.try_add(clone)? as i64)
         },
@@ -125,7 +125,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
 
 /// The shared connection behind a stream ID (unknown IDs trap).
 fn stream(state: &mut ProcessState, id: i64) -> Result<Arc<Shared>, Error> {
-    Ok(state.resources.net.tcp_streams.get(id as u64)?.0.clone())
+    Ok(state.contexts.resources().net.tcp_streams.get(id as u64)?.0.clone())
 }
 
 fn tcp_bind(
@@ -141,12 +141,12 @@ fn tcp_bind(
     let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
     check_out(memory, id_ptr as u32, 8)?;
     // Binding never waits, so it needs no suspension.
-    let bound = replay::sync(
+    let bound = crate::protocol::world::sync(
         state,
         || Call::new("tcp_bind").arg(addr),
         || Async::<TcpListener>::bind(addr).map(|listener| Arc::new(Sock::new(listener))),
     )?;
-    let outcome = Outcome::from_io(Some(bound), |l| state.resources.net.tcp_listeners.add(l));
+    let outcome = Outcome::from_io(Some(bound), |l| state.contexts.resources().net.tcp_listeners.add(l));
     outcome.write(memory, state, id_ptr as u32)
 }
 
@@ -157,7 +157,7 @@ fn tcp_accept(
     peer_ptr: i32,
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    let listener = state.resources.net.tcp_listeners.get(id as u64)?.clone();
+    let listener = state.contexts.resources().net.tcp_listeners.get(id as u64)?.clone();
     let (id_ptr, peer_ptr) = (id_ptr as u32, peer_ptr as u32);
     check_out(memory, id_ptr, 8)?;
     check_out(memory, peer_ptr, 8)?;
@@ -169,7 +169,7 @@ fn tcp_accept(
     Err(wait_on(state, call, None, accept, move |accepted: Option<std::io::Result<_>>| {
         // No timer: an accept waits for its answer (`None` cannot come).
         let accepted = accepted.unwrap_or_else(|| Err(no_answer()));
-        report_accepted(id_ptr, peer_ptr, accepted, |state, s| state.resources.net.tcp_streams.add(s))
+        report_accepted(id_ptr, peer_ptr, accepted, |state, s| state.contexts.resources().net.tcp_streams.add(s))
     }))
 }
 
@@ -194,7 +194,7 @@ fn tcp_connect(
     Err(wait_on(state, call, timer, connect, move |connected| {
         completion(move |ctx| {
             let (memory, state) = guest::memory_and_state(ctx)?;
-            let outcome = Outcome::from_io(connected, |s| state.resources.net.tcp_streams.add(s));
+            let outcome = Outcome::from_io(connected, |s| state.contexts.resources().net.tcp_streams.add(s));
             Ok(vec![Val::I32(outcome.write(memory, state, id_ptr)?)])
         })
     }))

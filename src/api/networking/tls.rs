@@ -30,7 +30,7 @@ use super::{
 };
 use crate::engine::HostFunctions;
 use crate::errors::trap;
-use crate::process::{completion, ProcessState};
+use crate::protocol::{completion, ProcessState};
 use crate::replay::{self, Call};
 use crate::scheduler::BoxFuture;
 use async_io::Async;
@@ -73,15 +73,15 @@ fn io_error(error: anyhow::Error) -> io::Error {
     }
 }
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "tls_bind", tls_bind);
     host.func(M, "drop_tls_listener", |mut c: Caller<'_, ProcessState>, id: i64| {
-        c.data_mut().resources.net.tls_listeners.remove(id as u64).map(drop)
+        c.data_mut().contexts.resources().net.tls_listeners.remove(id as u64).map(drop)
     });
     host.func(M, "tls_local_addr", |mut c: Caller<'_, ProcessState>, id: i64, id_ptr: i32| {
         let (memory, state) = guest::memory_and_state(&mut c)?;
-        let listener = state.resources.net.tls_listeners.get(id as u64)?.clone();
-        let addr = replay::sync(
+        let listener = state.contexts.resources().net.tls_listeners.get(id as u64)?.clone();
+        let addr = crate::protocol::world::sync(
             state,
             || Call::new("tls_local_addr").arg(id),
             || listener.tcp.get()?.get_ref().local_addr(),
@@ -91,13 +91,13 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "tls_accept", tls_accept);
     host.func(M, "tls_connect", tls_connect);
     host.func(M, "drop_tls_stream", |mut c: Caller<'_, ProcessState>, id: i64| {
-        c.data_mut().resources.net.tls_streams.remove(id as u64).map(drop)
+        c.data_mut().contexts.resources().net.tls_streams.remove(id as u64).map(drop)
     });
     host.func(
         M,
         "clone_tls_stream",
         |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
-            let streams = &mut c.data_mut().resources.net.tls_streams;
+            let streams = &mut c.data_mut().contexts.resources().net.tls_streams;
             let clone = streams.get(id as u64)?.clone();
             Ok(streams.try_add(clone)? as i64)
         },
@@ -131,7 +131,7 @@ const MAX_CA_PEM_BYTES: usize = 8 * 1024 * 1024;
 
 /// The session behind a stream ID (unknown IDs trap).
 fn session(state: &mut ProcessState, id: i64) -> Result<Arc<TlsSession>, Error> {
-    Ok(state.resources.net.tls_streams.get(id as u64)?.0.clone())
+    Ok(state.contexts.resources().net.tls_streams.get(id as u64)?.0.clone())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -163,7 +163,7 @@ fn tls_bind(
     }
     let config = tls_config::server_config(cert, key).map_err(trap)?;
     // Binding never waits, so it needs no suspension.
-    let bound = replay::sync(
+    let bound = crate::protocol::world::sync(
         state,
         || Call::new("tls_bind").arg(addr).arg(replay::digest(&[cert, key])),
         || Async::<TcpListener>::bind(addr).map(|listener| Arc::new(Sock::new(listener))),
@@ -180,7 +180,7 @@ fn tls_bind(
         Ok(TlsListener { tcp, acceptor })
     });
     let outcome = Outcome::from_io(Some(bound), |listener| {
-        state.resources.net.tls_listeners.add(Arc::new(listener))
+        state.contexts.resources().net.tls_listeners.add(Arc::new(listener))
     });
     outcome.write(memory, state, id_ptr as u32)
 }
@@ -192,7 +192,7 @@ fn tls_accept(
     peer_ptr: i32,
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    let listener = state.resources.net.tls_listeners.get(id as u64)?.clone();
+    let listener = state.contexts.resources().net.tls_listeners.get(id as u64)?.clone();
     let (id_ptr, peer_ptr) = (id_ptr as u32, peer_ptr as u32);
     check_out(memory, id_ptr, 8)?;
     check_out(memory, peer_ptr, 8)?;
@@ -206,7 +206,7 @@ fn tls_accept(
     Err(wait_on(state, call, None, accept, move |accepted: Option<io::Result<_>>| {
         // No timer: an accept waits for its answer (`None` cannot come).
         let accepted = accepted.unwrap_or_else(|| Err(no_answer()));
-        report_accepted(id_ptr, peer_ptr, accepted, |state, s| state.resources.net.tls_streams.add(s))
+        report_accepted(id_ptr, peer_ptr, accepted, |state, s| state.contexts.resources().net.tls_streams.add(s))
     }))
 }
 
@@ -271,7 +271,7 @@ fn tls_connect(
             let (memory, state) = guest::memory_and_state(ctx)?;
             let outcome = match connected {
                 None => Outcome::TimedOut,
-                Some(Ok(stream)) => Outcome::Done(state.resources.net.tls_streams.add(stream)),
+                Some(Ok(stream)) => Outcome::Done(state.contexts.resources().net.tls_streams.add(stream)),
                 Some(Err(error)) => Outcome::Failed(error.into()),
             };
             Ok(vec![Val::I32(outcome.write(memory, state, id_ptr)?)])
@@ -391,7 +391,7 @@ fn tls_write_vectored(
         let written = written.unwrap_or_else(|| Some(Err(no_answer())));
         report(out_ptr, Outcome::from_io(written, |n| n as u64))
     };
-    Err(world.external(state, call, None, write, finish))
+    Err(crate::protocol::world::external(&world, state, call, None, write, finish))
 }
 
 fn tls_read(

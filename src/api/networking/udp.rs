@@ -6,19 +6,19 @@ use super::{
 };
 use crate::engine::HostFunctions;
 use crate::errors::trap;
-use crate::process::{completion, ProcessState};
-use crate::replay::{self, Call};
+use crate::protocol::{completion, ProcessState};
+use crate::replay::Call;
 use async_io::Async;
 use std::io::ErrorKind;
 use std::sync::Arc;
 use wasmi::{Caller, Error, Val};
 
-pub(super) fn register(host: &mut HostFunctions<'_>) {
+pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "udp_bind", udp_bind);
     host.func(M, "udp_local_addr", |mut c: Caller<'_, ProcessState>, id: i64, id_ptr: i32| {
         let (memory, state) = guest::memory_and_state(&mut c)?;
         let socket = socket(state, id)?;
-        let addr = replay::sync(
+        let addr = crate::protocol::world::sync(
             state,
             || Call::new("udp_local_addr").arg(id),
             || socket.get()?.get_ref().local_addr(),
@@ -27,7 +27,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     });
     host.func(M, "udp_peer_addr", udp_peer_addr);
     host.func(M, "drop_udp_socket", |mut c: Caller<'_, ProcessState>, id: i64| {
-        c.data_mut().resources.net.udp_sockets.remove(id as u64).map(drop)
+        c.data_mut().contexts.resources().net.udp_sockets.remove(id as u64).map(drop)
     });
     host.func(M, "udp_receive", udp_receive);
     host.func(M, "udp_receive_from", udp_receive_from);
@@ -36,7 +36,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
         M,
         "clone_udp_socket",
         |mut c: Caller<'_, ProcessState>, id: i64| -> Result<i64, Error> {
-            let sockets = &mut c.data_mut().resources.net.udp_sockets;
+            let sockets = &mut c.data_mut().contexts.resources().net.udp_sockets;
             let clone = sockets.get(id as u64)?.clone();
             Ok(sockets.try_add(clone)? as i64)
         },
@@ -49,7 +49,7 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
             let state = c.data_mut();
             let socket = socket(state, id)?;
             let call = || Call::new("set_udp_socket_broadcast").arg(id).arg(on);
-            let set = replay::sync(state, call, || socket.get()?.get_ref().set_broadcast(on > 0))?;
+            let set = crate::protocol::world::sync(state, call, || socket.get()?.get_ref().set_broadcast(on > 0))?;
             set.map_err(option_trap)
         },
     );
@@ -57,21 +57,21 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
         let state = c.data_mut();
         let socket = socket(state, id)?;
         let call = || Call::new("get_udp_socket_broadcast").arg(id);
-        let on = replay::sync(state, call, || socket.get()?.get_ref().broadcast())?;
+        let on = crate::protocol::world::sync(state, call, || socket.get()?.get_ref().broadcast())?;
         Ok(i32::from(on.map_err(option_trap)?))
     });
     host.func(M, "set_udp_socket_ttl", |mut c: Caller<'_, ProcessState>, id: i64, ttl: i32| {
         let state = c.data_mut();
         let socket = socket(state, id)?;
         let call = || Call::new("set_udp_socket_ttl").arg(id).arg(ttl);
-        let set = replay::sync(state, call, || socket.get()?.get_ref().set_ttl(ttl as u32))?;
+        let set = crate::protocol::world::sync(state, call, || socket.get()?.get_ref().set_ttl(ttl as u32))?;
         set.map_err(option_trap)
     });
     host.func(M, "get_udp_socket_ttl", |mut c: Caller<'_, ProcessState>, id: i64| {
         let state = c.data_mut();
         let socket = socket(state, id)?;
         let call = || Call::new("get_udp_socket_ttl").arg(id);
-        let ttl = replay::sync(state, call, || socket.get()?.get_ref().ttl())?;
+        let ttl = crate::protocol::world::sync(state, call, || socket.get()?.get_ref().ttl())?;
         Ok(ttl.map_err(option_trap)? as i32)
     });
     host.func(M, "udp_send_to", udp_send_to);
@@ -95,7 +95,7 @@ fn socket(
     state: &mut ProcessState,
     id: i64,
 ) -> Result<Arc<Sock<Async<std::net::UdpSocket>>>, Error> {
-    Ok(state.resources.net.udp_sockets.get(id as u64)?.0.clone())
+    Ok(state.contexts.resources().net.udp_sockets.get(id as u64)?.0.clone())
 }
 
 fn udp_bind(
@@ -110,12 +110,12 @@ fn udp_bind(
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
     check_out(memory, id_ptr as u32, 8)?;
-    let bound = replay::sync(
+    let bound = crate::protocol::world::sync(
         state,
         || Call::new("udp_bind").arg(addr),
         || Async::<std::net::UdpSocket>::bind(addr).map(|s| UdpSocket(Arc::new(Sock::new(s)))),
     )?;
-    let outcome = Outcome::from_io(Some(bound), |socket| state.resources.net.udp_sockets.add(socket));
+    let outcome = Outcome::from_io(Some(bound), |socket| state.contexts.resources().net.udp_sockets.add(socket));
     outcome.write(memory, state, id_ptr as u32)
 }
 
@@ -124,7 +124,7 @@ fn udp_bind(
 fn udp_peer_addr(mut caller: Caller<'_, ProcessState>, id: i64, id_ptr: i32) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
     let socket = socket(state, id)?;
-    let peer = replay::sync(
+    let peer = crate::protocol::world::sync(
         state,
         || Call::new("udp_peer_addr").arg(id),
         || socket.get()?.get_ref().peer_addr(),
@@ -154,7 +154,7 @@ fn udp_connect(
     let socket = socket(state, id)?;
     let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
     check_out(memory, id_ptr as u32, 8)?;
-    let connected = replay::sync(
+    let connected = crate::protocol::world::sync(
         state,
         || Call::new("udp_connect").arg(id).arg(addr),
         || socket.get()?.get_ref().connect(addr),

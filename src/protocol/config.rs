@@ -89,26 +89,24 @@ pub struct ProcessConfig {
     pub envs: Vec<(String, String)>,
     /// Preopened directories.
     pub preopens: Vec<Preopen>,
-    /// `args` and `envs` as guests read them, built by the first process
-    /// spawned with this config and shared by the rest (a config given to
-    /// a process is never edited again). Not copied by `clone`.
-    wasi_strings: WasiStringsCache,
+    /// A view of this config that a host module derives once and shares
+    /// among every process spawned with it (WASI's `args` and `envs` laid out
+    /// as guests read them; a config given to a process is never edited
+    /// again). Not copied by `clone`.
+    derived: DerivedCache,
 }
 
-/// The argument and environment strings of a config, laid out for WASI.
-pub(crate) type WasiStrings = Arc<(crate::wasi::Strings, crate::wasi::Strings)>;
-
 #[derive(Default)]
-struct WasiStringsCache(OnceLock<WasiStrings>);
+struct DerivedCache(OnceLock<Arc<dyn std::any::Any + Send + Sync>>);
 
-impl Clone for WasiStringsCache {
+impl Clone for DerivedCache {
     fn clone(&self) -> Self {
         // A clone may be edited: it builds its own.
         Self::default()
     }
 }
 
-impl std::fmt::Debug for WasiStringsCache {
+impl std::fmt::Debug for DerivedCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("..")
     }
@@ -138,23 +136,23 @@ impl Default for ProcessConfig {
             args: Vec::new(),
             envs: Vec::new(),
             preopens: Vec::new(),
-            wasi_strings: WasiStringsCache::default(),
+            derived: DerivedCache::default(),
         }
     }
 }
 
 impl ProcessConfig {
-    /// The WASI view of `args` and `envs`, built once per config.
-    pub(crate) fn wasi_strings(&self) -> WasiStrings {
-        self.wasi_strings
-            .0
-            .get_or_init(|| {
-                Arc::new((
-                    crate::wasi::Strings::new(self.args.iter()),
-                    crate::wasi::Strings::new(self.envs.iter().map(|(k, v)| format!("{k}={v}"))),
-                ))
-            })
-            .clone()
+    /// The view `make` derives from this config, built once per config and
+    /// shared (one host module, WASI, uses this; a second type would be
+    /// built anew each time rather than cached).
+    pub(crate) fn derived<V: std::any::Any + Send + Sync>(&self, make: impl FnOnce(&Self) -> V) -> Arc<V> {
+        if let Some(view) = self.derived.0.get().and_then(|view| view.clone().downcast::<V>().ok()) {
+            return view;
+        }
+        let view = Arc::new(make(self));
+        // Two processes spawned at once may both build it; either copy does.
+        let _ = self.derived.0.set(view.clone());
+        view
     }
 
     /// The config of a root process: everything allowed, host environment

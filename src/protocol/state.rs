@@ -1,14 +1,42 @@
 //! The data inside a process's store.
 
 use super::mailbox::Mailbox;
-use super::{Exit, ProcessConfig, ProcessHandle, Signal, Stdio};
-use crate::api::Resources;
-use crate::engine::Runtime;
-use crate::environment::Environment;
-use crate::message::Message;
-use crate::module::ModuleHandle;
+use super::{Environment, Exit, Message, ProcessConfig, ProcessHandle, Runtime, Signal, Stdio};
+use crate::engine::ModuleHandle;
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The per-process contexts of the host modules, one per type: each host
+/// module keeps its own (resource tables, WASI descriptors) here and finds
+/// it by type, so this layer never names it. A handful of entries, looked
+/// up by a linear scan of type IDs (cheaper than hashing at this size).
+#[derive(Default)]
+pub(crate) struct Contexts(Vec<Box<dyn Any + Send>>);
+
+impl Contexts {
+    /// Adds `context`, replacing one of the same type.
+    pub(crate) fn insert<C: Any + Send>(&mut self, context: C) {
+        match self.0.iter().position(|c| c.is::<C>()) {
+            Some(i) => self.0[i] = Box::new(context),
+            None => self.0.push(Box::new(context)),
+        }
+    }
+
+    /// The context of type `C`, made with `Default` if this process has none
+    /// yet (a host module's context is made when its process is; this only
+    /// covers one made outside a runtime).
+    pub(crate) fn get<C: Any + Send + Default>(&mut self) -> &mut C {
+        let i = match self.0.iter().position(|c| c.is::<C>()) {
+            Some(i) => i,
+            None => {
+                self.0.push(Box::new(C::default()));
+                self.0.len() - 1
+            }
+        };
+        self.0[i].downcast_mut::<C>().expect("the slot just found holds a C")
+    }
+}
 
 /// One end of a link: the other process and the tag stored on this side.
 #[derive(Debug, Clone)]
@@ -25,6 +53,8 @@ pub(crate) struct ProcessState {
     pub(crate) module: ModuleHandle,
     pub(crate) config: Arc<ProcessConfig>,
     pub(crate) limits: crate::metrics::MeteredLimits,
+    /// The host modules' per-process contexts.
+    pub(crate) contexts: Contexts,
     pub(crate) instance: Option<wasmi::Instance>,
     pub(crate) memory: Option<wasmi::Memory>,
     /// False while the start section runs: spawning is refused then.
@@ -33,7 +63,6 @@ pub(crate) struct ProcessState {
     pub(crate) fuel_left: Option<u64>,
     /// Fuel given for the current slice.
     pub(crate) last_slice: u64,
-    pub(crate) resources: Resources,
     /// The one message being built or inspected.
     pub(crate) scratch: Option<Message>,
     pub(crate) mailbox: Mailbox,
@@ -50,7 +79,6 @@ pub(crate) struct ProcessState {
     pub(crate) spawned: Vec<crate::scheduler::BoxFuture<()>>,
     /// Set by a host function that suspends; taken by the driver.
     pub(crate) pending: Option<super::Pending>,
-    pub(crate) wasi: crate::wasi::WasiCtx,
     pub(crate) stdio: Arc<dyn Stdio>,
     /// Calls this process made to the outside world (record/replay numbers them).
     pub(crate) world_calls: u64,
@@ -67,7 +95,7 @@ impl ProcessState {
         config: Arc<ProcessConfig>,
         stdio: Arc<dyn Stdio>,
     ) -> anyhow::Result<Self> {
-        let wasi = crate::wasi::WasiCtx::new(&config)?;
+        let contexts = runtime.new_contexts(&config)?;
         let mailbox = Mailbox::new(&handle, config.max_mailbox_size);
         Ok(Self {
             runtime: runtime.clone(),
@@ -81,7 +109,7 @@ impl ProcessState {
             instance: None,
             memory: None,
             initialized: false,
-            resources: Resources::default(),
+            contexts,
             scratch: None,
             mailbox,
             links: HashMap::new(),
@@ -90,7 +118,6 @@ impl ProcessState {
             die_when_link_dies: true,
             spawned: Vec::new(),
             pending: None,
-            wasi,
             stdio,
             world_calls: 0,
             traced_calls: Vec::new(),
@@ -176,8 +203,14 @@ impl ProcessState {
         }
         // Its names go with it (after the log line above used them).
         env.forget_process(handle.id());
-        // Resources (sockets, modules, messages) are released with `self`.
-        self.resources = Resources::default();
+        // Resources (sockets, modules, messages, files) are released now.
+        self.contexts = Contexts::default();
+    }
+}
+
+impl crate::engine::StoreData for ProcessState {
+    fn note_host_call(&mut self, name: &'static str) {
+        self.traced_calls.push(name);
     }
 }
 

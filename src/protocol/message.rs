@@ -4,7 +4,7 @@
 //! move to another process (and one day to another node) without references
 //! back into the sender.
 
-use crate::module::ModuleHandle;
+use crate::engine::ModuleHandle;
 
 /// A message as seen by `lunatic::message::receive`.
 #[derive(Debug)]
@@ -110,12 +110,9 @@ impl DataMessage {
 pub enum Resource {
     /// A compiled module (shared, not moved).
     Module(ModuleHandle),
-    /// A TCP stream, moved out of the sender's table.
-    TcpStream(crate::api::networking::TcpStream),
-    /// A TLS stream, moved out of the sender's table.
-    TlsStream(crate::api::networking::TlsStream),
-    /// A UDP socket, moved out of the sender's table.
-    UdpSocket(crate::api::networking::UdpSocket),
+    /// An object of a host module (a TCP or TLS stream, a UDP socket),
+    /// moved out of the sender's table; only that host module knows its type.
+    Host(HostResource),
 }
 
 impl Resource {
@@ -123,9 +120,34 @@ impl Resource {
     pub fn kind_name(&self) -> &'static str {
         match self {
             Resource::Module(_) => "module",
-            Resource::TcpStream(_) => "TCP stream",
-            Resource::TlsStream(_) => "TLS stream",
-            Resource::UdpSocket(_) => "UDP socket",
+            Resource::Host(host) => host.kind,
         }
+    }
+}
+
+/// A host module's object inside a message, with its kind's name.
+pub struct HostResource {
+    kind: &'static str,
+    value: Box<dyn std::any::Any + Send>,
+}
+
+impl HostResource {
+    /// Wraps `value`, whose kind is called `kind` in error messages.
+    pub(crate) fn new<T: std::any::Any + Send>(kind: &'static str, value: T) -> Self {
+        Self { kind, value: Box::new(value) }
+    }
+
+    /// The object, if it is a `T`; else the resource back.
+    pub(crate) fn downcast<T: std::any::Any>(self) -> Result<T, Self> {
+        match self.value.downcast::<T>() {
+            Ok(value) => Ok(*value),
+            Err(value) => Err(Self { kind: self.kind, value }),
+        }
+    }
+}
+
+impl std::fmt::Debug for HostResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind)
     }
 }

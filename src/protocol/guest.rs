@@ -4,7 +4,7 @@
 //! or ID from a guest becomes a trap of that process and nothing else.
 
 use crate::errors::{bail_trap, trap};
-use crate::process::ProcessState;
+use crate::protocol::ProcessState;
 use std::collections::HashMap;
 use wasmi::{Caller, Error, Extern, StoreContextMut};
 

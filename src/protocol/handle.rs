@@ -1,7 +1,7 @@
 //! The shared, addressable side of a process: its signal queue.
 
 use super::Exit;
-use crate::message::Message;
+use crate::protocol::Message;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};

@@ -29,9 +29,9 @@
 //! most one per link or monitor the process holds.
 
 use super::ProcessHandle;
-use crate::message::Message;
+use crate::protocol::Message;
 #[cfg(test)]
-use crate::message::MESSAGE_OVERHEAD;
+use super::message::MESSAGE_OVERHEAD;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
@@ -166,7 +166,7 @@ impl Mailbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::DataMessage;
+    use crate::protocol::DataMessage;
 
     fn data(tag: i64) -> Message {
         Message::Data(DataMessage::new(tag, 0))

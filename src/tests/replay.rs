@@ -1,8 +1,8 @@
 //! Record and replay end to end, with small WebAssembly text programs run
 //! by the real runtime, and the divergence messages.
 
-use super::log::{Call, Entry};
-use super::{digest, mismatch, DIVERGED};
+use crate::replay::log::{Call, Entry};
+use crate::replay::{digest, mismatch, DIVERGED};
 use crate::runner::{run, RunOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -126,9 +126,9 @@ fn a_changed_answer_that_changes_the_outcome_is_a_divergence() {
     // Another first random byte: another exit status than the recorded one.
     edit(&log, "S 1 2 random_get", |line| {
         let (head, bytes) = line.rsplit_once(' ').unwrap();
-        let mut bytes = super::log::untoken(bytes).unwrap();
+        let mut bytes = crate::replay::log::untoken(bytes).unwrap();
         bytes[0] ^= 1;
-        format!("{head} {}", super::log::token(&bytes))
+        format!("{head} {}", crate::replay::log::token(&bytes))
     });
     assert_ne!(status, DIVERGED);
     assert_eq!(replay(&module, &log), DIVERGED);

@@ -176,11 +176,12 @@ fn file_calls_work_in_a_start_section() {
 /// Runs a WebAssembly text program's `_start` on `scheduler` (no preopens)
 /// and returns its exit status.
 fn run_on(scheduler: std::sync::Arc<dyn crate::scheduler::Scheduler>, wat: &str) -> i32 {
-    use crate::process::{spawn, InheritStdio, ProcessConfig, SpawnOptions};
+    use crate::process::spawn;
+use crate::protocol::{InheritStdio, ProcessConfig, SpawnOptions};
     use std::sync::Arc;
-    let runtime = crate::engine::Runtime::new(scheduler.clone(), Default::default());
+    let runtime = crate::protocol::Runtime::new(scheduler.clone(), Default::default());
     let module = runtime.compile(wat.as_bytes()).unwrap();
-    let env = Arc::new(crate::environment::Environment::new(1));
+    let env = Arc::new(crate::protocol::Environment::new(1));
     let (done, exited) = async_channel::bounded(1);
     spawn(
         &runtime,

@@ -1,0 +1,253 @@
+//! Layer 1, the engine: wasmi's `Engine`, the configuration every module is
+//! compiled with, the linker of host functions and the module cache.
+//!
+//! Everything here is generic over the store data `T` and names no process
+//! type and no host function: the layers above register their functions with
+//! a [`HostFunctions`] and get an [`Engine`] that compiles modules and checks
+//! their imports against what was registered. One `Engine` is one set of
+//! compiled code (a later hot reload keeps one per module version).
+
+pub(crate) mod module;
+
+pub use module::ModuleHandle;
+pub(crate) use module::ModuleCache;
+
+use crate::errors::LoadError;
+use std::collections::HashMap;
+use wasmi::{CompilationMode, Config, FuncType, Linker};
+
+/// Default fuel per slice: ~16 µs of plain integer code between preemption
+/// points. Chosen with `benches/run --fuel-sweep`: ping-pong p99 latency next
+/// to spinning processes grows linearly with the slice (45 µs at 10 000,
+/// 97 µs at 30 000, 290 µs at 100 000), while the throughput of processes
+/// competing for the cores stays flat down to ~30 000 and drops below
+/// (+5-10% at 10 000, +80% at 3 000).
+pub const DEFAULT_FUEL_SLICE: u64 = 30_000;
+
+/// What the engine needs of a store's data: a place to note host calls
+/// while tracing (the only thing a host-function wrapper touches itself).
+pub(crate) trait StoreData: Send + Sized + 'static {
+    /// Called before each host function when tracing is on.
+    fn note_host_call(&mut self, name: &'static str);
+}
+
+/// Collects host functions into a linker and remembers their signatures;
+/// [`HostFunctions::finish`] turns them into an [`Engine`].
+pub(crate) struct HostFunctions<T> {
+    engine: wasmi::Engine,
+    linker: Linker<T>,
+    signatures: HashMap<(String, String), FuncType>,
+    /// Wrap every function so the trace can name the calls a process made.
+    traced: bool,
+}
+
+impl<T: StoreData> HostFunctions<T> {
+    /// An empty set on a new wasmi engine; `traced` wraps every function so
+    /// that it notes its name (see [`StoreData::note_host_call`]).
+    pub(crate) fn new(traced: bool) -> Self {
+        let engine = wasmi::Engine::new(&engine_config());
+        let linker = Linker::new(&engine);
+        Self { engine, linker, signatures: HashMap::new(), traced }
+    }
+
+    /// Adds `module::name` implemented by `func`, wrapped so that a panic in
+    /// it traps the calling process instead of aborting the runtime (see
+    /// [`HostFn`]).
+    pub(crate) fn func<Params, Results, F>(&mut self, module: &str, name: &'static str, func: F)
+    where
+        F: wasmi::IntoFunc<T, Params, Results> + HostFn<T, Params, Results>,
+    {
+        use wasmi::WasmTyList;
+        let ty = FuncType::new(
+            <F::Params as WasmTyList>::types().as_ref().iter().copied(),
+            <F::Results as WasmTyList>::types().as_ref().iter().copied(),
+        );
+        func.define(&mut self.linker, module, name, self.traced)
+            .unwrap_or_else(|e| panic!("host function {module}::{name} defined twice: {e}"));
+        self.signatures.insert((module.to_string(), name.to_string()), ty);
+    }
+
+    /// The engine that compiles modules against these functions.
+    pub(crate) fn finish(self) -> Engine<T> {
+        Engine {
+            engine: self.engine,
+            linker: self.linker,
+            signatures: self.signatures,
+            modules: ModuleCache::default(),
+        }
+    }
+}
+
+/// Compiles modules (once per distinct bytes) and links them against the
+/// host functions it was built with.
+pub(crate) struct Engine<T> {
+    engine: wasmi::Engine,
+    linker: Linker<T>,
+    /// Signature of every host function, to check a module's imports when it
+    /// is compiled rather than when a process is spawned.
+    signatures: HashMap<(String, String), FuncType>,
+    modules: ModuleCache,
+}
+
+impl<T> Engine<T> {
+    /// Compiles (or finds in the cache) a module from Wasm binary or text,
+    /// checking that every import is a host function of the right type.
+    pub(crate) fn compile(&self, bytes: &[u8]) -> Result<ModuleHandle, LoadError> {
+        self.modules
+            .get_or_compile(bytes, |bytes| {
+                let module = wasmi::Module::new(&self.engine, bytes)
+                    .map_err(|e| anyhow::anyhow!("invalid module: {}", crate::errors::one_line(&e)))?;
+                self.check_imports(&module)?;
+                Ok(module)
+            })
+            .map_err(|e| LoadError(format!("{e:#}")))
+    }
+
+    fn check_imports(&self, module: &wasmi::Module) -> anyhow::Result<()> {
+        for import in module.imports() {
+            let (m, n) = (import.module(), import.name());
+            let Some(provided) = self.signatures.get(&(m.to_string(), n.to_string())) else {
+                anyhow::bail!("unknown import `{m}::{n}`: the runtime provides no such function");
+            };
+            match import.ty() {
+                wasmi::ExternType::Func(wanted) if wanted == provided => {}
+                wasmi::ExternType::Func(wanted) => anyhow::bail!(
+                    "import `{m}::{n}` has type {wanted:?}, but the runtime's function has type {provided:?}"
+                ),
+                other => anyhow::bail!(
+                    "import `{m}::{n}` is a {other:?}, but the runtime only provides functions"
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// The wasmi engine (stores are made on it).
+    pub(crate) fn wasmi(&self) -> &wasmi::Engine {
+        &self.engine
+    }
+
+    /// The linker with every host function.
+    pub(crate) fn linker(&self) -> &Linker<T> {
+        &self.linker
+    }
+
+    /// Names of all host functions, as `(module, name)`.
+    pub(crate) fn host_functions(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.signatures.keys().map(|(m, n)| (m.as_str(), n.as_str()))
+    }
+}
+
+/// A host function as the linker gets it: wrapped in `catch_unwind`, and,
+/// when tracing, noting its name in the calling process's trace.
+///
+/// wasmi calls host functions through `extern "sysv64"` frames on x86-64, so
+/// a panic unwinding out of one cannot be caught further up: it aborts the
+/// whole runtime. Caught here, at the only place every host call passes, a
+/// panic becomes a trap of the calling process alone (its links and monitors
+/// are told as for any trap). Host code is meant never to panic on guest
+/// input; this is the backstop for the cases it still does.
+pub(crate) trait HostFn<T, Params, Results> {
+    /// Defines `module::name` in `linker` as this function, wrapped.
+    fn define(
+        self,
+        linker: &mut Linker<T>,
+        module: &str,
+        name: &'static str,
+        traced: bool,
+    ) -> Result<(), wasmi::errors::LinkerError>;
+}
+
+/// The trap a panic in host function `what` becomes.
+fn host_panicked(what: &str, payload: &(dyn std::any::Any + Send)) -> wasmi::Error {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    log::error!(target: "lunatic::process", "{what} panicked: {message}");
+    wasmi::Error::new(format!("{what} panicked: {message}"))
+}
+
+/// Runs the host side of a suspended host call (its awaited work, then its
+/// completion) so that a panic in it becomes a trap of the process, as for
+/// host functions (see [`HostFn`]), rather than unwinding through the
+/// executor and losing the process without telling its links.
+pub(crate) fn contain<T>(work: impl FnOnce() -> T) -> Result<T, wasmi::Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+        .map_err(|payload| host_panicked("a suspended host call", &*payload))
+}
+
+macro_rules! host_fn {
+    ($($arg:ident)*) => {
+        impl<'c, T: StoreData, F, $($arg,)* R> HostFn<T, (wasmi::Caller<'c, T>, $($arg,)*), R> for F
+        where
+            F: Fn(wasmi::Caller<'_, T>, $($arg),*) -> R + Send + Sync + 'static,
+            $($arg: wasmi::WasmTy,)*
+            R: wasmi::WasmRet,
+            Result<<R as wasmi::WasmRet>::Ok, wasmi::Error>: wasmi::WasmRet,
+        {
+            #[allow(non_snake_case)]
+            fn define(
+                self,
+                linker: &mut Linker<T>,
+                module: &str,
+                name: &'static str,
+                traced: bool,
+            ) -> Result<(), wasmi::errors::LinkerError> {
+                let what: Box<str> = format!("host function {module}::{name}").into();
+                linker
+                    .func_wrap(
+                        module,
+                        name,
+                        move |mut caller: wasmi::Caller<'_, T>, $($arg: $arg),*|
+                              -> Result<<R as wasmi::WasmRet>::Ok, wasmi::Error> {
+                            if traced {
+                                caller.data_mut().note_host_call(name);
+                            }
+                            // Nothing observes the closure's state after a
+                            // panic but the trap: the process is ended.
+                            let call = std::panic::AssertUnwindSafe(|| {
+                                wasmi::WasmRet::into_fallible((self)(caller, $($arg),*))
+                            });
+                            match std::panic::catch_unwind(call) {
+                                Ok(result) => result,
+                                Err(payload) => Err(host_panicked(&what, &*payload)),
+                            }
+                        },
+                    )
+                    .map(drop)
+            }
+        }
+    };
+}
+
+host_fn!();
+host_fn!(A1);
+host_fn!(A1 A2);
+host_fn!(A1 A2 A3);
+host_fn!(A1 A2 A3 A4);
+host_fn!(A1 A2 A3 A4 A5);
+host_fn!(A1 A2 A3 A4 A5 A6);
+host_fn!(A1 A2 A3 A4 A5 A6 A7);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11);
+host_fn!(A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12);
+
+/// The wasmi configuration every module is compiled with (public so that
+/// benchmarks can compare against bare wasmi with identical settings).
+pub fn engine_config() -> Config {
+    let mut config = Config::default();
+    config
+        .consume_fuel(true)
+        // Lazy translation can run out of fuel mid-translation, which is not
+        // resumable; eager also makes fuel use independent of call order.
+        .compilation_mode(CompilationMode::Eager)
+        .wasm_simd(true)
+        .wasm_multi_memory(true)
+        .wasm_tail_call(true);
+    config
+}
+

@@ -1,0 +1,218 @@
+//! The runtime every process shares: its engine, scheduler, options, the
+//! record/replay world, and the hooks the layers above install (how to make
+//! a process's host contexts, how to start a process).
+
+use super::{Contexts, Environment, ProcessConfig, ProcessHandle, ProcessState, SpawnOptions};
+use crate::engine::{Engine, ModuleHandle, DEFAULT_FUEL_SLICE};
+use crate::errors::LoadError;
+use crate::scheduler::{BoxFuture, Scheduler};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Adds one host module's context to a new process's contexts.
+pub(crate) type ContextFactory = fn(&ProcessConfig, &mut Contexts) -> anyhow::Result<()>;
+
+/// Instantiates and registers a process; returns the task that runs it.
+pub(crate) type Launcher =
+    fn(&Runtime, &Arc<Environment>, SpawnOptions) -> anyhow::Result<(ProcessHandle, BoxFuture<()>)>;
+
+/// Tunables of a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Fuel a process runs before it yields to others.
+    pub fuel_slice: u64,
+    /// How long a process waits (in `receive`, on a socket, a timer, a
+    /// file, a child...) before the all-zero pages of its linear memory are
+    /// given back to the OS (`None`: never; zero: at once). Each wait that
+    /// lasts this long compacts again, looking only at pages still resident.
+    pub compact_idle_after: Option<std::time::Duration>,
+    /// How many bytes of linear memory may sit in new processes that wait
+    /// out `compact_idle_after` (a process counts its whole memory until its
+    /// first compaction; afterwards it holds only what it touched since and
+    /// is not counted); a new process that parks beyond this budget is
+    /// compacted at once. Bounds the memory of a burst of new idle processes
+    /// (spawning at ~2 000/s, half a second of delay is a gigabyte) without
+    /// making short waits pay for compaction in small programs.
+    pub compact_budget: usize,
+    /// Host names whose DNS lookups (`lunatic::networking::resolve`,
+    /// `tls_connect`) answer with these addresses instead of asking the
+    /// system resolver, like curl's `--resolve`; a name may appear several
+    /// times. Matched case-insensitively; the port comes from the lookup.
+    /// Entries from the `LUNATIC_RESOLVE` environment variable
+    /// (`host=ip[,host=ip...]`) are consulted after these.
+    pub resolve: Vec<(String, std::net::IpAddr)>,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        Self {
+            fuel_slice: DEFAULT_FUEL_SLICE,
+            compact_idle_after: Some(std::time::Duration::from_millis(500)),
+            compact_budget: 256 << 20,
+            resolve: Vec::new(),
+        }
+    }
+}
+
+/// A Lunatic runtime: compiles modules and runs processes. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime(Arc<Inner>);
+
+struct Inner {
+    engine: Engine<ProcessState>,
+    /// Makes the per-process contexts of the host modules.
+    contexts: Vec<ContextFactory>,
+    /// Instantiates a process (the process driver's `prepare`).
+    launcher: Launcher,
+    scheduler: Arc<dyn Scheduler>,
+    options: RuntimeOptions,
+    /// Record/replay (deterministic mode only).
+    world: Option<Arc<crate::replay::World>>,
+    /// `--trace` (deterministic mode only).
+    trace: Option<Arc<crate::replay::Trace>>,
+    /// Linear-memory bytes of parked processes waiting to be compacted.
+    compact_pending: AtomicUsize,
+    /// Wakes processes idle long enough to compact (threaded scheduler).
+    idle_watch: std::sync::OnceLock<Option<Arc<crate::scheduler::IdleWatch>>>,
+}
+
+/// A parked process's share of [`RuntimeOptions::compact_budget`], given back
+/// when it is dropped (compacted or woken).
+pub(crate) struct CompactCharge {
+    runtime: Runtime,
+    bytes: usize,
+}
+
+impl Drop for CompactCharge {
+    fn drop(&mut self) {
+        self.runtime.0.compact_pending.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+
+impl Runtime {
+    /// Assembles a runtime from its parts (the runtime facade does, see
+    /// `Runtime::new`).
+    pub(crate) fn from_parts(
+        engine: Engine<ProcessState>,
+        contexts: Vec<ContextFactory>,
+        launcher: Launcher,
+        scheduler: Arc<dyn Scheduler>,
+        options: RuntimeOptions,
+        world: Option<Arc<crate::replay::World>>,
+        trace: Option<Arc<crate::replay::Trace>>,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            engine,
+            contexts,
+            launcher,
+            scheduler,
+            options,
+            world,
+            trace,
+            compact_pending: AtomicUsize::new(0),
+            idle_watch: std::sync::OnceLock::new(),
+        }))
+    }
+}
+
+impl Runtime {
+    /// The record/replay layer, when one is active.
+    pub(crate) fn world(&self) -> Option<&Arc<crate::replay::World>> {
+        self.0.world.as_ref()
+    }
+
+    /// The `--trace` output, when tracing.
+    pub(crate) fn trace(&self) -> Option<&Arc<crate::replay::Trace>> {
+        self.0.trace.as_ref()
+    }
+
+    /// The scheduler processes run on.
+    pub fn scheduler(&self) -> &dyn Scheduler {
+        &*self.0.scheduler
+    }
+
+    pub(crate) fn scheduler_arc(&self) -> Arc<dyn Scheduler> {
+        self.0.scheduler.clone()
+    }
+
+    /// Fuel per preemption slice.
+    pub fn fuel_slice(&self) -> u64 {
+        self.0.options.fuel_slice
+    }
+
+    /// See [`RuntimeOptions::compact_idle_after`].
+    pub fn compact_idle_after(&self) -> Option<std::time::Duration> {
+        self.0.options.compact_idle_after
+    }
+
+    /// The watch that wakes processes idle for `compact_idle_after`; none
+    /// in deterministic mode, whose timers follow virtual time.
+    pub(crate) fn idle_watch(&self) -> Option<Arc<crate::scheduler::IdleWatch>> {
+        self.0
+            .idle_watch
+            .get_or_init(|| {
+                let delay = self.0.options.compact_idle_after.filter(|d| !d.is_zero())?;
+                if self.0.scheduler.inline_blocking() {
+                    return None;
+                }
+                crate::scheduler::IdleWatch::start(delay).ok()
+            })
+            .clone()
+    }
+
+    /// Charges `bytes` of uncompacted idle memory against the compaction
+    /// budget; `None` when it is spent (then compact at once).
+    pub(crate) fn charge_idle_memory(&self, bytes: usize) -> Option<CompactCharge> {
+        let pending = &self.0.compact_pending;
+        let limit = self.0.options.compact_budget;
+        pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+                now.checked_add(bytes).filter(|&total| total <= limit)
+            })
+            .ok()
+            .map(|_| CompactCharge { runtime: self.clone(), bytes })
+    }
+
+    /// See [`RuntimeOptions::resolve`].
+    pub(crate) fn resolve_overrides(&self) -> &[(String, std::net::IpAddr)] {
+        &self.0.options.resolve
+    }
+
+    /// Names of all host functions, as `(module, name)`.
+    pub fn host_functions(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.engine.host_functions()
+    }
+
+    /// Compiles (or finds in the cache) a module from Wasm binary or text,
+    /// checking that every import is a host function of the right type.
+    pub fn compile(&self, bytes: &[u8]) -> Result<ModuleHandle, LoadError> {
+        self.0.engine.compile(bytes)
+    }
+
+    /// The engine: wasmi's, the linker and the module cache.
+    pub(crate) fn engine(&self) -> &Engine<ProcessState> {
+        &self.0.engine
+    }
+
+    /// Builds the per-process contexts of every host module for a process
+    /// with `config`.
+    pub(crate) fn new_contexts(&self, config: &ProcessConfig) -> anyhow::Result<Contexts> {
+        let mut contexts = Contexts::default();
+        for make in &self.0.contexts {
+            make(config, &mut contexts)?;
+        }
+        Ok(contexts)
+    }
+
+    /// Instantiates and registers a process and returns the task that runs
+    /// it (the process driver's, installed by the layer above).
+    pub(crate) fn prepare(
+        &self,
+        env: &Arc<Environment>,
+        options: SpawnOptions,
+    ) -> anyhow::Result<(ProcessHandle, BoxFuture<()>)> {
+        (self.0.launcher)(self, env, options)
+    }
+}
+
