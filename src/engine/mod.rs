@@ -25,10 +25,58 @@ use wasmi::{CompilationMode, Config, FuncType, Linker};
 pub const DEFAULT_FUEL_SLICE: u64 = 30_000;
 
 /// What the engine needs of a store's data: a place to note host calls
-/// while tracing (the only thing a host-function wrapper touches itself).
+/// while tracing, and to carry fuel a host call owes beyond what its slice
+/// had left (the only things a host-function wrapper touches itself).
 pub(crate) trait StoreData: Send + Sized + 'static {
     /// Called before each host function when tracing is on.
     fn note_host_call(&mut self, name: &'static str);
+    /// Adds `fuel` to what the process owes; the driver takes it from its
+    /// next slices.
+    fn owe_fuel(&mut self, fuel: u64);
+}
+
+/// Fuel every host call costs before any bytes it moves: about its real
+/// cost in units of plain integer code. Measured with a loop of 10 million
+/// `process_id` calls (0.29 s, 29 ns a call with the loop) against a loop of
+/// 100 million 3-instruction iterations (0.32 s, about 1 ns per unit of
+/// fuel). Without it a loop of host calls ran some 30 times longer than its
+/// slice before it was preempted, and in deterministic mode (where virtual
+/// time follows fuel) its clock nearly stood still while real time passed.
+pub(crate) const HOST_CALL_FUEL: u64 = 32;
+
+/// Bytes of guest memory a host call may read or write per unit of fuel:
+/// wasmi's own rate for `memory.copy` and `memory.fill`.
+pub(crate) const BYTES_PER_FUEL: u64 = 64;
+
+thread_local! {
+    /// Guest-memory bytes host code on this thread moved since last asked.
+    /// The process driver clears it before it runs a process and collects
+    /// it afterwards; a host call settles it when it starts.
+    static MOVED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Notes that host code read or wrote `bytes` of the running process's
+/// memory (every bounds check of guest memory calls this).
+pub(crate) fn note_moved(bytes: u64) {
+    MOVED.with(|moved| moved.set(moved.get().saturating_add(bytes)));
+}
+
+/// The bytes noted since the last call, as fuel; clears the count.
+pub(crate) fn take_moved_fuel() -> u64 {
+    MOVED.with(|moved| moved.replace(0)) / BYTES_PER_FUEL
+}
+
+/// Takes `fuel` from the store's remaining fuel; what it does not have is
+/// owed (see [`StoreData::owe_fuel`]). With no fuel left, the guest is
+/// preempted at its next instruction.
+pub(crate) fn charge<T: StoreData>(caller: &mut wasmi::Caller<'_, T>, fuel: u64) {
+    if let Ok(left) = caller.get_fuel() {
+        let paid = left.min(fuel);
+        let _ = caller.set_fuel(left - paid);
+        if paid < fuel {
+            caller.data_mut().owe_fuel(fuel - paid);
+        }
+    }
 }
 
 /// Collects host functions into a linker and remembers their signatures;
@@ -205,6 +253,9 @@ macro_rules! host_fn {
                             if traced {
                                 caller.data_mut().note_host_call(name);
                             }
+                            // This call, and the bytes the calls before it
+                            // moved in this run of the process.
+                            charge(&mut caller, HOST_CALL_FUEL + take_moved_fuel());
                             // Nothing observes the closure's state after a
                             // panic but the trap: the process is ended.
                             let call = std::panic::AssertUnwindSafe(|| {

@@ -58,6 +58,8 @@ pub(crate) fn range(memory: &[u8], ptr: u32, len: u32) -> Result<std::ops::Range
         .map(|end| end as usize)
         .filter(|&end| end <= memory.len())
         .ok_or_else(|| trap(format_args!("memory access out of bounds: {len} bytes at {ptr:#x}")))?;
+    // Host calls pay fuel for the memory they move (see `engine::charge`).
+    crate::engine::note_moved(u64::from(len));
     Ok(start..end)
 }
 

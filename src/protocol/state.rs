@@ -63,6 +63,9 @@ pub(crate) struct ProcessState {
     pub(crate) fuel_left: Option<u64>,
     /// Fuel given for the current slice.
     pub(crate) last_slice: u64,
+    /// Fuel host calls used beyond what the slice had left, taken from the
+    /// next slices.
+    pub(crate) fuel_debt: u64,
     /// The one message being built or inspected.
     pub(crate) scratch: Option<Message>,
     pub(crate) mailbox: Mailbox,
@@ -105,6 +108,7 @@ impl ProcessState {
             limits: super::config::store_limits(config.max_memory).into(),
             fuel_left: config.fuel_budget(),
             last_slice: 0,
+            fuel_debt: 0,
             config,
             instance: None,
             memory: None,
@@ -211,6 +215,10 @@ impl ProcessState {
 impl crate::engine::StoreData for ProcessState {
     fn note_host_call(&mut self, name: &'static str) {
         self.traced_calls.push(name);
+    }
+
+    fn owe_fuel(&mut self, fuel: u64) {
+        self.fuel_debt = self.fuel_debt.saturating_add(fuel);
     }
 }
 
