@@ -8,6 +8,7 @@ use crate::errors::{bail_trap, trap};
 use crate::protocol::{
     self, suspend, Link, Pending, ProcessConfig, ProcessState, Signal, SpawnOptions,
 };
+use crate::scheduler::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmi::{Caller, Error, Val};
@@ -128,15 +129,30 @@ fn compile_module(
     if !state.config.can_compile_modules {
         return Ok(-1);
     }
-    let bytes = guest::bytes(memory, data_ptr as u32, data_len as u32)?;
-    match state.runtime.compile(bytes) {
-        Ok(module) => {
-            let id = state.contexts.resources().modules.try_add(module)?;
-            guest::write_u64(memory, id_ptr as u32, id)?;
-            Ok(0)
-        }
-        Err(error) => fail_with(memory, state, id_ptr as u32, error.into()),
-    }
+    let bytes = guest::bytes(memory, data_ptr as u32, data_len as u32)?.to_vec();
+    guest::range(memory, id_ptr as u32, 8)?;
+    // Compiling takes milliseconds per hundred kilobytes: off the executor
+    // threads, while this process waits (inline on a deterministic scheduler).
+    let runtime = state.runtime.clone();
+    Err(suspend(
+        state,
+        Pending::Async(Box::pin(async move {
+            let scheduler = runtime.scheduler_arc();
+            let compiled = crate::scheduler::unblock(&*scheduler, move || runtime.compile(&bytes)).await;
+            protocol::completion(move |ctx| {
+                let (memory, state) = guest::memory_and_state(ctx)?;
+                let status = match compiled {
+                    Ok(module) => {
+                        let id = state.contexts.resources().modules.try_add(module)?;
+                        guest::write_u64(memory, id_ptr as u32, id)?;
+                        0
+                    }
+                    Err(error) => fail_with(memory, state, id_ptr as u32, error.into())?,
+                };
+                Ok(vec![Val::I32(status)])
+            })
+        })),
+    ))
 }
 
 fn create_config(mut caller: Caller<'_, ProcessState>) -> Result<i64, Error> {
@@ -176,9 +192,10 @@ pub(crate) fn decode_params(bytes: &[u8]) -> Result<Vec<Val>, Error> {
         .collect()
 }
 
-/// What `spawn` and `get_or_spawn` share: everything up to the new process.
+/// What `spawn` and `get_or_spawn` share: the child's options from the
+/// guest's arguments, with the permission and config checks.
 #[allow(clippy::too_many_arguments)]
-fn spawn_from_guest(
+fn spawn_options(
     memory: &mut [u8],
     state: &mut ProcessState,
     link: i64,
@@ -188,7 +205,7 @@ fn spawn_from_guest(
     func_len: i32,
     params_ptr: i32,
     params_len: i32,
-) -> Result<anyhow::Result<protocol::ProcessHandle>, Error> {
+) -> Result<SpawnOptions, Error> {
     if !state.config.can_spawn_processes {
         bail_trap!("this process is not allowed to spawn processes");
     }
@@ -206,7 +223,7 @@ fn spawn_from_guest(
     };
     let entry = guest::str(memory, func_ptr as u32, func_len as u32)?.to_string();
     let params = decode_params(guest::bytes(memory, params_ptr as u32, params_len as u32)?)?;
-    let options = SpawnOptions {
+    Ok(SpawnOptions {
         module,
         config,
         entry,
@@ -214,17 +231,48 @@ fn spawn_from_guest(
         link: (link != 0).then(|| (state.handle.clone(), link)),
         stdio: state.stdio.clone().for_child(),
         on_exit: None,
-    };
-    let spawned = state.runtime.prepare(&state.env, options).map(|(child, task)| {
-        // The child starts when this process next suspends (see `spawned`).
+    })
+}
+
+/// An instantiated child and the task that runs it, or why it failed.
+type Prepared = anyhow::Result<(protocol::ProcessHandle, BoxFuture<()>)>;
+
+/// A child being instantiated.
+enum Instantiation {
+    /// Done in place.
+    Done(Prepared),
+    /// Its module has a start section, which may run guest code for a long
+    /// time (up to the start section's fuel): done on the blocking pool while
+    /// the spawning process waits, not on an executor thread.
+    Offloaded(BoxFuture<Prepared>),
+}
+
+/// Instantiates the child described by `options`; `may_wait` says whether
+/// the caller can suspend (it cannot in a completion).
+fn instantiate(state: &ProcessState, options: SpawnOptions, may_wait: bool) -> Instantiation {
+    let runtime = state.runtime.clone();
+    let env = state.env.clone();
+    if !may_wait || !options.module.has_start() || runtime.scheduler().inline_blocking() {
+        return Instantiation::Done(runtime.prepare(&env, options));
+    }
+    let scheduler = runtime.scheduler_arc();
+    Instantiation::Offloaded(Box::pin(async move {
+        crate::scheduler::unblock(&*scheduler, move || runtime.prepare(&env, options)).await
+    }))
+}
+
+/// Takes an instantiated child into the spawning process: it starts when
+/// the spawner next suspends (see `ProcessState::spawned`), and a spawn link
+/// gets the spawner's side.
+fn adopt(state: &mut ProcessState, prepared: Prepared, link: i64) -> anyhow::Result<protocol::ProcessHandle> {
+    prepared.map(|(child, task)| {
         state.spawned.push(task);
         if link != 0 {
             // The parent's side of a spawn link carries no tag.
             state.links.insert(child.id(), Link { tag: 0, handle: child.clone() });
         }
         child
-    });
-    Ok(spawned)
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -240,15 +288,31 @@ fn spawn(
     id_ptr: i32,
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    let spawned = spawn_from_guest(
+    let options = spawn_options(
         memory, state, link, config_id, module_id, func_ptr, func_len, params_ptr, params_len,
     )?;
-    match spawned {
-        Ok(child) => {
-            guest::write_u64(memory, id_ptr as u32, child.id())?;
-            Ok(0)
+    guest::range(memory, id_ptr as u32, 8)?;
+    let finish = move |memory: &mut [u8], state: &mut ProcessState, prepared: Prepared| {
+        match adopt(state, prepared, link) {
+            Ok(child) => {
+                guest::write_u64(memory, id_ptr as u32, child.id())?;
+                Ok(0)
+            }
+            Err(error) => fail_with(memory, state, id_ptr as u32, error),
         }
-        Err(error) => fail_with(memory, state, id_ptr as u32, error),
+    };
+    match instantiate(state, options, true) {
+        Instantiation::Done(prepared) => finish(memory, state, prepared),
+        Instantiation::Offloaded(work) => Err(suspend(
+            state,
+            Pending::Async(Box::pin(async move {
+                let prepared = work.await;
+                protocol::completion(move |ctx| {
+                    let (memory, state) = guest::memory_and_state(ctx)?;
+                    Ok(vec![Val::I32(finish(memory, state, prepared)?)])
+                })
+            })),
+        )),
     }
 }
 
@@ -288,7 +352,7 @@ fn get_or_spawn(
         link, config_id, module_id, func_ptr, func_len, params_ptr, params_len, node_id_ptr, id_ptr,
     };
     let env = state.env.clone();
-    let mut released = match named_spawn(memory, state, args, env.reserve_name(&name))? {
+    let mut released = match named_spawn(memory, state, args, env.reserve_name(&name), true)? {
         Ok(status) => return Ok(status),
         Err(released) => released,
     };
@@ -306,7 +370,7 @@ fn get_or_spawn(
             };
             protocol::completion(move |ctx| {
                 let (memory, state) = guest::memory_and_state(ctx)?;
-                match named_spawn(memory, state, args, reserve)? {
+                match named_spawn(memory, state, args, reserve, false)? {
                     Ok(status) => Ok(vec![Val::I32(status)]),
                     Err(_) => Err(trap("get_or_spawn: the name is still being spawned")),
                 }
@@ -324,6 +388,7 @@ fn named_spawn(
     state: &mut ProcessState,
     args: NamedSpawn,
     reserve: Result<Reserve, RegistryError>,
+    may_wait: bool,
 ) -> Result<Result<i32, async_channel::Receiver<()>>, Error> {
     let reservation = match reserve {
         Ok(Reserve::Found(node, process)) => {
@@ -344,7 +409,7 @@ fn named_spawn(
             return fail_with(memory, state, args.id_ptr as u32, error.into()).map(Ok);
         }
     };
-    let spawned = spawn_from_guest(
+    let options = spawn_options(
         memory,
         state,
         args.link,
@@ -355,18 +420,35 @@ fn named_spawn(
         args.params_ptr,
         args.params_len,
     )?;
-    match spawned {
-        Ok(child) => {
-            reservation.fulfil(child.id());
-            guest::write_u64(memory, args.node_id_ptr as u32, 0)?;
-            guest::write_u64(memory, args.id_ptr as u32, child.id())?;
-            Ok(Ok(0))
+    guest::range(memory, args.node_id_ptr as u32, 8)?;
+    guest::range(memory, args.id_ptr as u32, 8)?;
+    // The reservation is held until the child is registered or failed.
+    let finish = move |memory: &mut [u8], state: &mut ProcessState, prepared: Prepared| {
+        guest::write_u64(memory, args.node_id_ptr as u32, 0)?;
+        match adopt(state, prepared, args.link) {
+            Ok(child) => {
+                reservation.fulfil(child.id());
+                guest::write_u64(memory, args.id_ptr as u32, child.id())?;
+                Ok(0)
+            }
+            Err(error) => {
+                drop(reservation);
+                fail_with(memory, state, args.id_ptr as u32, error)
+            }
         }
-        Err(error) => {
-            drop(reservation);
-            guest::write_u64(memory, args.node_id_ptr as u32, 0)?;
-            fail_with(memory, state, args.id_ptr as u32, error).map(Ok)
-        }
+    };
+    match instantiate(state, options, may_wait) {
+        Instantiation::Done(prepared) => finish(memory, state, prepared).map(Ok),
+        Instantiation::Offloaded(work) => Err(suspend(
+            state,
+            Pending::Async(Box::pin(async move {
+                let prepared = work.await;
+                protocol::completion(move |ctx| {
+                    let (memory, state) = guest::memory_and_state(ctx)?;
+                    Ok(vec![Val::I32(finish(memory, state, prepared)?)])
+                })
+            })),
+        )),
     }
 }
 

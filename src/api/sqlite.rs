@@ -27,7 +27,7 @@ use crate::protocol::guest;
 use crate::engine::HostFunctions;
 use crate::errors::{bail_trap, trap};
 use crate::os::sqlite::{Column, Connection, Statement};
-use crate::protocol::{completion, suspend, Pending, ProcessState};
+use crate::protocol::ProcessState;
 use super::Table;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -89,9 +89,8 @@ pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "column_name", column_name);
 }
 
-/// Runs `work` on the blocking pool while the process is suspended; then
-/// `finish` (with the guest's memory and state) produces the result. In a
-/// start section, which cannot suspend, `work` runs in place.
+/// Runs `work` on the blocking pool while the process is suspended (see
+/// [`crate::protocol::offload`]); `finish` makes the result.
 fn offload<T, R, W, F>(memory: &mut [u8], state: &mut ProcessState, work: W, finish: F) -> Result<R, Error>
 where
     T: Send + 'static,
@@ -99,19 +98,7 @@ where
     W: FnOnce() -> T + Send + 'static,
     F: FnOnce(&mut [u8], &mut ProcessState, T) -> Result<R, Error> + Send + 'static,
 {
-    if !state.initialized {
-        let output = work();
-        return finish(memory, state, output);
-    }
-    let scheduler = state.runtime.scheduler_arc();
-    let pending = Pending::Async(Box::pin(async move {
-        let output = crate::scheduler::unblock(&*scheduler, work).await;
-        completion(move |ctx| {
-            let (memory, state) = guest::memory_and_state(ctx)?;
-            Ok(vec![finish(memory, state, output)?.into()])
-        })
-    }));
-    Err(suspend(state, pending))
+    crate::protocol::offload(memory, state, work, finish)?
 }
 
 /// The absolute, normalised host path the guest's `path` names (relative

@@ -19,6 +19,8 @@ struct ModuleInner {
     id: u64,
     module: wasmi::Module,
     bytes: Arc<[u8]>,
+    /// Whether instantiating it runs a start function.
+    has_start: bool,
 }
 
 impl std::fmt::Debug for ModuleHandle {
@@ -41,6 +43,12 @@ impl ModuleHandle {
     /// The bytes it was compiled from.
     pub fn bytes(&self) -> &[u8] {
         &self.0.bytes
+    }
+
+    /// Whether instantiating it runs guest code (a start function), which
+    /// may take long; true as well for a module given as text.
+    pub fn has_start(&self) -> bool {
+        self.0.has_start
     }
 }
 
@@ -71,6 +79,40 @@ impl Default for ModuleCache {
             limit: MAX_COMPILED_BYTES,
         }
     }
+}
+
+/// Whether a Wasm binary has a start section (id 8), read from its section
+/// headers (wasmi does not say). Anything that is not a well-formed binary
+/// (a module given as text) counts as having one.
+fn has_start_section(bytes: &[u8]) -> bool {
+    const START: u8 = 8;
+    let Some(mut rest) = bytes.strip_prefix(b"\0asm").and_then(|b| b.get(4..)) else {
+        return true;
+    };
+    while let Some((&id, after)) = rest.split_first() {
+        if id == START {
+            return true;
+        }
+        // The section's size: unsigned LEB128, at most 5 bytes for a u32.
+        let mut size: u64 = 0;
+        let mut read = 0;
+        loop {
+            let Some(&byte) = after.get(read) else { return true };
+            size |= u64::from(byte & 0x7f) << (7 * read);
+            read += 1;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            if read == 5 {
+                return true;
+            }
+        }
+        let Some(next) = usize::try_from(size).ok().and_then(|size| after.get(read.checked_add(size)?..)) else {
+            return true;
+        };
+        rest = next;
+    }
+    false
 }
 
 fn content_hash(bytes: &[u8]) -> u64 {
@@ -115,6 +157,7 @@ impl ModuleCache {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
             module,
             bytes: bytes.into(),
+            has_start: has_start_section(bytes),
         }));
         bucket.push(handle.clone());
         Ok(handle)
@@ -157,5 +200,28 @@ mod tests {
         assert!(refused.to_string().contains("the limit is 80"), "{refused}");
         // What is cached is still there.
         assert_eq!(cache.get_or_compile(one, |_| panic!("compiled twice")).unwrap().id(), a.id());
+    }
+}
+
+#[cfg(test)]
+mod start_tests {
+    use super::has_start_section;
+
+    #[test]
+    fn start_sections_are_found_from_section_headers() {
+        let header = b"\0asm\x01\0\0\0";
+        assert!(!has_start_section(header), "an empty module");
+        // A type section (id 1, 4 bytes), then a start section (id 8).
+        let mut with_start = header.to_vec();
+        with_start.extend_from_slice(&[1, 4, 1, 0x60, 0, 0, 8, 1, 0]);
+        assert!(has_start_section(&with_start));
+        // A custom section whose payload holds the byte 8 is not a start.
+        // (The size is written in two LEB128 bytes, as encoders may.)
+        let mut custom = header.to_vec();
+        custom.extend_from_slice(&[0, 0x83, 0x00, 1, b'x', 8]);
+        assert!(!has_start_section(&custom), "{custom:?}");
+        // Text, or a section running past the end: assume a start.
+        assert!(has_start_section(b"(module)"));
+        assert!(has_start_section(&[header.as_slice(), &[1, 200]].concat()));
     }
 }

@@ -32,8 +32,8 @@ pub(crate) use guest::Table;
 pub(crate) use handle::Signal;
 pub(crate) use message::RESOURCE_SLOT_SIZE;
 pub(crate) use pending::{
-    catch_too_deep, completion, done, is_suspend, suspend, Completion, Pending, MAX_CATCH_DEPTH,
-    TIMEOUT,
+    catch_too_deep, completion, done, is_suspend, offload, suspend, Completion, HostResults,
+    Pending, MAX_CATCH_DEPTH, TIMEOUT,
 };
 pub(crate) use runtime::{CompactCharge, ContextFactory};
 pub(crate) use state::{Contexts, Link, ProcessState};

@@ -65,6 +65,50 @@ pub(crate) fn suspend(state: &mut ProcessState, pending: Pending) -> wasmi::Erro
 pub(crate) const TIMEOUT: i32 = 9027;
 
 
+/// What a host function returns, as the values a resumed call gets.
+pub(crate) trait HostResults {
+    /// The call's results, or its trap.
+    fn into_results(self) -> Result<Vec<Val>, wasmi::Error>;
+}
+
+impl<X: Into<Val>> HostResults for Result<X, wasmi::Error> {
+    fn into_results(self) -> Result<Vec<Val>, wasmi::Error> {
+        Ok(vec![self?.into()])
+    }
+}
+
+/// Runs `work` (blocking host work: file or database I/O, large writes) on
+/// the blocking pool while the process is suspended; `finish` then makes the
+/// host call's result with the guest's memory and state. In a start
+/// section, which cannot suspend, `work` runs in place and the result is
+/// returned at once (`Ok`); otherwise the call suspends (`Err`).
+pub(crate) fn offload<T, R, W, F>(
+    memory: &mut [u8],
+    state: &mut ProcessState,
+    work: W,
+    finish: F,
+) -> Result<R, wasmi::Error>
+where
+    T: Send + 'static,
+    R: HostResults,
+    W: FnOnce() -> T + Send + 'static,
+    F: FnOnce(&mut [u8], &mut ProcessState, T) -> R + Send + 'static,
+{
+    if !state.initialized {
+        let output = work();
+        return Ok(finish(memory, state, output));
+    }
+    let scheduler = state.runtime.scheduler_arc();
+    let pending = Pending::Async(Box::pin(async move {
+        let output = crate::scheduler::unblock(&*scheduler, work).await;
+        completion(move |ctx| {
+            let (memory, state) = super::guest::memory_and_state(ctx)?;
+            finish(memory, state, output).into_results()
+        })
+    }));
+    Err(suspend(state, pending))
+}
+
 /// Whether `error` is the marker [`suspend`] returns (the driver then takes
 /// the parked [`Pending`]).
 pub(crate) fn is_suspend(error: &wasmi::Error) -> bool {

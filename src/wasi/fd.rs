@@ -305,6 +305,10 @@ fn fd_read(c: &mut C<'_>, fd: u32, iovs: i32, n: i32, offset: Option<u64>, out: 
     }
 }
 
+/// Writes to stdout or stderr below this size happen on the executor
+/// thread; larger ones on the blocking pool.
+const INLINE_STDIO_WRITE: usize = 64 << 10;
+
 /// `fd_write` (at the current position, or the end in append mode) and
 /// `fd_pwrite` (at `offset`).
 fn fd_write(
@@ -330,14 +334,21 @@ fn fd_write(
         };
     match (&entry.kind, offset) {
         (Kind::Stdout | Kind::Stderr, None) => {
-            let written = if matches!(entry.kind, Kind::Stdout) {
-                state.stdio.stdout(&data)
-            } else {
-                state.stdio.stderr(&data)
+            let to_stdout = matches!(entry.kind, Kind::Stdout);
+            let stdio = state.stdio.clone();
+            let inline = data.len() < INLINE_STDIO_WRITE;
+            let write = move || {
+                let written = if to_stdout { stdio.stdout(&data) } else { stdio.stderr(&data) };
+                written.map(|()| data.len())
             };
-            written?;
-            guest::write_u32(memory, out as u32, data.len() as u32)?;
-            Ok(())
+            if inline {
+                // The usual line of output: cheaper in place than a hop to
+                // the blocking pool.
+                return finish(memory, state, write());
+            }
+            // A large write may block on a slow reader (a pipe to `less`):
+            // not on an executor thread.
+            offload(memory, state, write, finish)
         }
         (Kind::File(f), None) => {
             let f = f.clone();

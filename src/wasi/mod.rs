@@ -41,7 +41,7 @@ pub(crate) use grant::{check_guest_name, open_grant, split_mapping, MAX_CONFIG_P
 
 use crate::protocol::guest;
 use crate::engine::HostFunctions;
-use crate::protocol::{completion, suspend, Contexts, Pending, ProcessConfig, ProcessState};
+use crate::protocol::{completion, Contexts, ProcessConfig, ProcessState};
 use std::sync::Arc;
 use table::{Entry, FdTable, Kind};
 use types::Errno;
@@ -172,31 +172,21 @@ fn ret(result: WasiResult) -> Result<i32, wasmi::Error> {
     }
 }
 
-/// Runs `work` on the blocking pool while the process is suspended; `finish`
-/// then gets the guest's memory and state to store the results, and the
-/// WASI call returns what `finish` returns.
-///
-/// A module's start section runs before the process is driven and cannot
-/// suspend: there `work` runs inline (blocking the spawning thread).
+impl crate::protocol::HostResults for WasiResult {
+    fn into_results(self) -> Result<Vec<Val>, wasmi::Error> {
+        Ok(vec![Val::I32(ret(self)?)])
+    }
+}
+
+/// Runs `work` on the blocking pool while the process is suspended (see
+/// [`crate::protocol::offload`]); `finish` makes the errno.
 fn offload<T, W, F>(memory: &mut [u8], state: &mut ProcessState, work: W, finish: F) -> WasiResult
 where
     T: Send + 'static,
     W: FnOnce() -> T + Send + 'static,
     F: FnOnce(&mut [u8], &mut ProcessState, T) -> WasiResult + Send + 'static,
 {
-    if !state.initialized {
-        let output = work();
-        return finish(memory, state, output);
-    }
-    let scheduler = state.runtime.scheduler_arc();
-    let pending = Pending::Async(Box::pin(async move {
-        let output = crate::scheduler::unblock(&*scheduler, work).await;
-        completion(move |ctx| {
-            let (memory, state) = guest::memory_and_state(ctx)?;
-            Ok(vec![Val::I32(ret(finish(memory, state, output))?)])
-        })
-    }));
-    Err(Fail::Trap(suspend(state, pending)))
+    crate::protocol::offload(memory, state, work, finish)?
 }
 
 /// Like [`offload`], for work that asks the outside world (stdin): while a
