@@ -43,6 +43,11 @@ struct RuntimeArgs {
     /// Fuel a process may use before it yields to others.
     #[arg(long, value_name = "FUEL", default_value_t = DEFAULT_FUEL_SLICE)]
     fuel_slice: u64,
+    /// Cap the linear memory of all processes together at MIB mebibytes:
+    /// beyond it `memory.grow` fails and spawns fail with an error (default:
+    /// no cap beyond each process's `max_memory`).
+    #[arg(long, value_name = "MIB")]
+    max_total_memory: Option<u64>,
     /// Run deterministically: one thread, virtual time, and every scheduling
     /// decision and random byte derived from SEED (default 0).
     #[arg(long, value_name = "SEED", num_args = 0..=1, require_equals = true, default_missing_value = "0")]
@@ -77,7 +82,11 @@ impl RuntimeArgs {
     }
 
     fn runtime(&self) -> RuntimeOptions {
-        RuntimeOptions { fuel_slice: self.fuel_slice.max(1), ..RuntimeOptions::default() }
+        RuntimeOptions {
+            fuel_slice: self.fuel_slice.max(1),
+            max_total_memory: self.max_total_memory.map(|mib| mib.saturating_mul(1 << 20)),
+            ..RuntimeOptions::default()
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod config;
 pub(crate) mod environment;
 pub(crate) mod guest;
 mod handle;
+mod limits;
 mod mailbox;
 mod message;
 mod pending;
@@ -22,6 +23,7 @@ mod stdio;
 pub(crate) mod world;
 
 pub use config::{Preopen, ProcessConfig, FUEL_UNIT};
+pub(crate) use config::store_limits;
 pub use environment::Environment;
 pub use handle::ProcessHandle;
 pub use message::{DataMessage, HostResource, Message, Resource};
@@ -30,6 +32,7 @@ pub use stdio::{InheritStdio, Stdio};
 
 pub(crate) use guest::Table;
 pub(crate) use handle::Signal;
+pub(crate) use limits::ProcessLimits;
 pub(crate) use message::RESOURCE_SLOT_SIZE;
 pub(crate) use pending::{
     catch_too_deep, completion, done, is_suspend, offload, suspend, Completion, HostResults,

@@ -41,6 +41,11 @@ pub struct RuntimeOptions {
     /// Entries from the `LUNATIC_RESOLVE` environment variable
     /// (`host=ip[,host=ip...]`) are consulted after these.
     pub resolve: Vec<(String, std::net::IpAddr)>,
+    /// Bytes of linear memory all processes may hold together (each one is
+    /// also bounded by its own `max_memory`); beyond it a `memory.grow`
+    /// fails and a spawn fails with an error. `None`: no such cap. A fork
+    /// bomb of processes each within its own limit is stopped by this.
+    pub max_total_memory: Option<u64>,
 }
 
 impl Default for RuntimeOptions {
@@ -50,6 +55,7 @@ impl Default for RuntimeOptions {
             compact_idle_after: Some(std::time::Duration::from_millis(500)),
             compact_budget: 256 << 20,
             resolve: Vec::new(),
+            max_total_memory: None,
         }
     }
 }
@@ -72,6 +78,8 @@ struct Inner {
     trace: Option<Arc<crate::replay::Trace>>,
     /// Linear-memory bytes of parked processes waiting to be compacted.
     compact_pending: AtomicUsize,
+    /// Linear memory of all processes, against `max_total_memory`.
+    memory: Arc<super::limits::MemoryBudget>,
     /// Wakes processes idle long enough to compact (threaded scheduler).
     idle_watch: std::sync::OnceLock<Option<Arc<crate::scheduler::IdleWatch>>>,
 }
@@ -107,10 +115,11 @@ impl Runtime {
             contexts,
             launcher,
             scheduler,
-            options,
+            options: options.clone(),
             world,
             trace,
             compact_pending: AtomicUsize::new(0),
+            memory: Arc::new(super::limits::MemoryBudget::new(options.max_total_memory)),
             idle_watch: std::sync::OnceLock::new(),
         }))
     }
@@ -172,6 +181,12 @@ impl Runtime {
             })
             .ok()
             .map(|_| CompactCharge { runtime: self.clone(), bytes })
+    }
+
+    /// The runtime-wide linear-memory budget (see
+    /// [`RuntimeOptions::max_total_memory`]).
+    pub(crate) fn memory_budget(&self) -> &Arc<super::limits::MemoryBudget> {
+        &self.0.memory
     }
 
     /// See [`RuntimeOptions::resolve`].

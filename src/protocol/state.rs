@@ -52,7 +52,7 @@ pub(crate) struct ProcessState {
     pub(crate) handle: ProcessHandle,
     pub(crate) module: ModuleHandle,
     pub(crate) config: Arc<ProcessConfig>,
-    pub(crate) limits: crate::metrics::MeteredLimits,
+    pub(crate) limits: super::ProcessLimits,
     /// The host modules' per-process contexts.
     pub(crate) contexts: Contexts,
     pub(crate) instance: Option<wasmi::Instance>,
@@ -105,7 +105,7 @@ impl ProcessState {
             env: env.clone(),
             handle,
             module,
-            limits: super::config::store_limits(config.max_memory).into(),
+            limits: super::ProcessLimits::new(config.max_memory, runtime.memory_budget().clone()),
             fuel_left: config.fuel_budget(),
             last_slice: 0,
             fuel_debt: 0,

@@ -486,7 +486,11 @@ fn handle_finding(
         let e = entries(plan, host, aims, b, children, None);
         let list: Vec<Entry> = e.iter().map(|g| Entry { bytes: g.entry.bytes.clone(), depth: g.entry.depth }).collect();
         let _ = std::fs::write(fdir.join("root.wasm"), gen::encode_root(host, &list, "REPRO", 5, 20).unwrap_or_default());
-        let detflag = det.map_or(String::new(), |s| format!(" --deterministic={s}"));
+        let detflag = format!(
+            " --max-total-memory={}{}",
+            run::total_memory_mib(runner.mem_limit_kib),
+            det.map_or(String::new(), |s| format!(" --deterministic={s}"))
+        );
         note = format!(
             "not narrowed down (out of time); reproduce: mkdir -p /tmp/fzr/w/fz-sandbox && echo {} > /tmp/fzr/{} && cd /tmp/fzr/w && lunatic run{detflag} {}",
             runner.canary,
@@ -590,7 +594,11 @@ fn handle_finding(
             "not reproduced by the batch again: flaky (timing) or needs the runtime's state".to_string()
         };
     }
-    let detflag = det.map_or(String::new(), |s| format!(" --deterministic={s}"));
+    let detflag = format!(
+        " --max-total-memory={}{}",
+        run::total_memory_mib(runner.mem_limit_kib),
+        det.map_or(String::new(), |s| format!(" --deterministic={s}"))
+    );
     note.push_str(&format!(
         "\nreproduce: mkdir -p /tmp/fzr/w/fz-sandbox && echo {} > /tmp/fzr/{} && cd /tmp/fzr/w && lunatic run{detflag} {}",
         runner.canary,

@@ -102,6 +102,12 @@ pub struct Runner {
     pub hang: Duration,
 }
 
+/// The runtime's `--max-total-memory` for an RSS bound of `mem_limit_kib`:
+/// three eighths of it (768 MiB of 2 GiB).
+pub fn total_memory_mib(mem_limit_kib: u64) -> u64 {
+    (mem_limit_kib / 1024 * 3 / 8).max(1)
+}
+
 /// A fresh base directory (0755) for work dirs, probes and the corpus.
 pub fn make_base() -> Result<PathBuf, String> {
     let base = std::env::temp_dir().join(format!("lunatic-fuzz-{}-{}", std::process::id(), fastrand::u32(..)));
@@ -316,6 +322,12 @@ impl Runner {
         std::fs::write(&file, &root).map_err(|e| e.to_string())?;
         let mut cmd = Command::new(&self.lunatic);
         cmd.arg("run");
+        // Each process's linear memory is bounded by its `max_memory`; all
+        // of them together by this cap (a fork bomb of processes each within
+        // its limit is a program's right up to it). The RSS bound checks
+        // the host memory beyond: about 0.7x of the linear memory at most
+        // (warm pool blocks, stacks, stores), measured on a fork bomb.
+        cmd.arg(format!("--max-total-memory={}", total_memory_mib(self.mem_limit_kib)));
         if let Some(s) = det {
             cmd.arg(format!("--deterministic={s}"));
         }
