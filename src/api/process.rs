@@ -261,6 +261,24 @@ fn instantiate(state: &ProcessState, options: SpawnOptions, may_wait: bool) -> I
     }))
 }
 
+/// Suspends the spawner until its offloaded child is instantiated; `finish`
+/// then makes the host call's status.
+fn wait_for_child<F>(state: &mut ProcessState, work: BoxFuture<Prepared>, finish: F) -> Error
+where
+    F: FnOnce(&mut [u8], &mut ProcessState, Prepared) -> Result<i32, Error> + Send + 'static,
+{
+    suspend(
+        state,
+        Pending::Async(Box::pin(async move {
+            let prepared = work.await;
+            protocol::completion(move |ctx| {
+                let (memory, state) = guest::memory_and_state(ctx)?;
+                Ok(vec![Val::I32(finish(memory, state, prepared)?)])
+            })
+        })),
+    )
+}
+
 /// Takes an instantiated child into the spawning process: it starts when
 /// the spawner next suspends (see `ProcessState::spawned`), and a spawn link
 /// gets the spawner's side.
@@ -303,16 +321,7 @@ fn spawn(
     };
     match instantiate(state, options, true) {
         Instantiation::Done(prepared) => finish(memory, state, prepared),
-        Instantiation::Offloaded(work) => Err(suspend(
-            state,
-            Pending::Async(Box::pin(async move {
-                let prepared = work.await;
-                protocol::completion(move |ctx| {
-                    let (memory, state) = guest::memory_and_state(ctx)?;
-                    Ok(vec![Val::I32(finish(memory, state, prepared)?)])
-                })
-            })),
-        )),
+        Instantiation::Offloaded(work) => Err(wait_for_child(state, work, finish)),
     }
 }
 
@@ -439,16 +448,7 @@ fn named_spawn(
     };
     match instantiate(state, options, may_wait) {
         Instantiation::Done(prepared) => finish(memory, state, prepared).map(Ok),
-        Instantiation::Offloaded(work) => Err(suspend(
-            state,
-            Pending::Async(Box::pin(async move {
-                let prepared = work.await;
-                protocol::completion(move |ctx| {
-                    let (memory, state) = guest::memory_and_state(ctx)?;
-                    Ok(vec![Val::I32(finish(memory, state, prepared)?)])
-                })
-            })),
-        )),
+        Instantiation::Offloaded(work) => Err(wait_for_child(state, work, finish)),
     }
 }
 
