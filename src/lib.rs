@@ -21,6 +21,11 @@ mod errors;
 mod message;
 mod metrics;
 mod module;
+#[cfg(not(any(target_os = "ios", target_os = "android")))]
+mod node;
+#[cfg(any(target_os = "ios", target_os = "android"))]
+#[path = "node/stub.rs"]
+mod node;
 mod os;
 mod process;
 mod replay;
