@@ -237,10 +237,9 @@ pub fn main() -> i32 {
         }
     }
     #[cfg(not(any(target_os = "ios", target_os = "android")))]
-    let cli = match distributed(cli) {
-        Ok(status) => return status,
-        Err(cli) => cli,
-    };
+    if let Some(status) = distributed(&cli.command) {
+        return status;
+    }
     let (runtime, result) = match cli.command {
         Command::Run(RunArgs { runtime, path, args, .. }) if testing => {
             let options = runtime.test_options(path, args);
@@ -293,27 +292,27 @@ pub fn main() -> i32 {
     }
 }
 
-/// Runs `lunatic control` / `lunatic node`; gives other commands back.
+/// Runs `lunatic control` / `lunatic node` (None for other commands).
 #[cfg(not(any(target_os = "ios", target_os = "android")))]
-fn distributed(cli: Cli) -> Result<i32, Cli> {
-    let outcome = match cli.command {
-        Command::Control(args) => crate::node::control_main(Some(args.bind_socket), args.cluster_dir),
+fn distributed(command: &Command) -> Option<i32> {
+    let outcome = match command {
+        Command::Control(args) => crate::node::control_main(Some(args.bind_socket), args.cluster_dir.clone()),
         Command::Node(args) => crate::node::node_main(crate::node::run::NodeArgs {
-            control: args.control,
-            join: args.join,
+            control: args.control.clone(),
+            join: args.join.clone(),
             seed: args.seed,
             bind: args.bind_socket,
-            wasm: args.wasm,
-            tags: args.tags,
-            token: args.token,
-            cluster_dir: args.cluster_dir,
+            wasm: args.wasm.clone(),
+            tags: args.tags.clone(),
+            token: args.token.clone(),
+            cluster_dir: args.cluster_dir.clone(),
             timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)),
             allow_remote_env: args.allow_remote_env,
-            args: args.args,
+            args: args.args.clone(),
         }),
-        command => return Err(Cli { command }),
+        _ => return None,
     };
-    Ok(match outcome {
+    Some(match outcome {
         Ok(status) => status,
         Err(e) => {
             eprintln!("Error: {}", crate::errors::one_line(&format!("{e:#}")));
