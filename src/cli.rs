@@ -304,7 +304,7 @@ fn distributed(command: &Command) -> Option<i32> {
             bind: args.bind_socket,
             wasm: args.wasm.clone(),
             tags: args.tags.clone(),
-            token: args.token.clone(),
+            token: args.token.clone().filter(|t| !t.trim().is_empty()),
             cluster_dir: args.cluster_dir.clone(),
             timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)),
             allow_remote_env: args.allow_remote_env,

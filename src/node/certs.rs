@@ -204,7 +204,7 @@ pub(crate) fn find_token(given: Option<&str>, dir: &Path) -> anyhow::Result<Toke
     if let Some(token) = given {
         return token.parse();
     }
-    if let Ok(token) = std::env::var("LUNATIC_JOIN_TOKEN") {
+    if let Some(token) = std::env::var("LUNATIC_JOIN_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
         return token.parse();
     }
     let path = dir.join(TOKEN);
