@@ -453,9 +453,10 @@ impl Node {
             }
         };
         let config = local::granted_config(&config, self.allow_remote_env || from.is_none());
-        blocking::unblock(move || local.spawn(module, entry, &params, config))
-            .await
-            .map_err(|e| Failure::new(UNKNOWN_NODE, format!("spawn failed: {e:#}")))
+        // Instantiating a compiled module takes microseconds (a start
+        // section is bounded by its own fuel): done here rather than on
+        // another thread, which would add a thread hop to every spawn.
+        local.spawn(module, entry, &params, config).map_err(|e| Failure::new(UNKNOWN_NODE, format!("spawn failed: {e:#}")))
     }
 
     /// Sends one request on a stream of its own and reads the answer.
