@@ -41,6 +41,60 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "send_receive_skip_search", send_receive_skip_search);
     host.func(M, "exec_lookup_nodes", exec_lookup_nodes);
     host.func(M, "copy_lookup_nodes_results", copy_lookup_nodes_results);
+    host.func(EXT, "monitor", monitor);
+    host.func(EXT, "stop_monitoring", stop_monitoring);
+}
+
+/// The ABI extension (not in the original; unchanged guests never import
+/// it): monitors of processes on other nodes.
+const EXT: &str = "lunatic::distributed_ext";
+
+/// `monitor(node_id, process_id) -> i32`: like `lunatic::process::monitor`
+/// for a process on any node: the caller gets a `ProcessDied` message
+/// (kind 2, that process ID) when the process ends, when its node goes
+/// down or leaves, or at once if it is not running. 0 when set; 1 unknown
+/// node; 9027 node down or not answering within the node's timeout (then
+/// no message comes). Outside a cluster, and for this node's own ID, it is
+/// the local monitor.
+fn monitor(mut caller: Caller<'_, ProcessState>, node_id: i64, pid: i64) -> Result<i32, Error> {
+    let state = caller.data_mut();
+    let node = node_of(state);
+    if node.as_ref().is_none_or(|n| n.id() == node_id as u64) || node_id == 0 {
+        if let Some(target) = state.env.get(pid as u64) {
+            if target.signal(crate::process::Signal::Monitor { from: state.handle.clone() }) {
+                state.monitoring.insert(target.id(), target);
+            }
+        }
+        return Ok(0);
+    }
+    let node = the_node(state)?;
+    let watcher = state.handle.clone();
+    Err(suspend(
+        state,
+        Pending::Async(Box::pin(async move {
+            let status = match node.monitor(node_id as u64, pid as u64, watcher).await {
+                Ok(()) => 0,
+                Err(failure) => failure.code,
+            };
+            crate::process::done(vec![Val::I32(status)])
+        })),
+    ))
+}
+
+/// `stop_monitoring(node_id, process_id)`: withdraws such a monitor.
+fn stop_monitoring(mut caller: Caller<'_, ProcessState>, node_id: i64, pid: i64) {
+    let state = caller.data_mut();
+    match node_of(state) {
+        Some(node) if node.id() != node_id as u64 && node_id != 0 => {
+            node.forget_monitor(node_id as u64, pid as u64, state.id());
+        }
+        _ => {
+            let target = state.monitoring.remove(&(pid as u64)).or_else(|| state.env.get(pid as u64));
+            if let Some(target) = target {
+                target.signal(crate::process::Signal::StopMonitoring { from: state.id() });
+            }
+        }
+    }
 }
 
 /// Writes up to `cap` u64 IDs at `ptr`; returns how many.

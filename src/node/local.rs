@@ -10,7 +10,7 @@ use crate::engine::Runtime;
 use crate::environment::Environment;
 use crate::message::{DataMessage, Message};
 use crate::module::ModuleHandle;
-use crate::process::{self, InheritStdio, Preopen, ProcessConfig, SpawnOptions};
+use crate::process::{self, InheritStdio, Preopen, ProcessConfig, ProcessHandle, Signal, SpawnOptions};
 use std::sync::{Arc, RwLock, Weak};
 
 /// The local runtime a node serves: its runtime and the environment its
@@ -98,6 +98,34 @@ impl Local {
             }
             None => false,
         }
+    }
+
+    /// Watches local process `pid` for a remote monitor: a future that
+    /// ends when the process ends, or `None` if there is no such process.
+    /// The watch is a stand-in process handle that never runs: the process
+    /// tells it of its death as it tells any monitor.
+    pub(crate) fn watch(&self, pid: u64) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        static NEXT_PROXY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let target = self.env.get(pid)?;
+        // IDs from the top of the range: never a real process's.
+        let proxy = ProcessHandle::new(u64::MAX - NEXT_PROXY.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        if !target.signal(Signal::Monitor { from: proxy.clone() }) {
+            return None;
+        }
+        Some(async move {
+            loop {
+                let signals = std::future::poll_fn(|cx| proxy.poll_signals(cx)).await;
+                if signals.iter().any(|s| matches!(s, Signal::Message(Message::ProcessDied { .. }))) {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Tells local process `watcher` that process `pid` (on another node)
+    /// ended, as a monitor is told.
+    pub(crate) fn tell_died(watcher: &ProcessHandle, pid: u64) {
+        watcher.send(Message::ProcessDied { process_id: pid });
     }
 
     /// The environment served.

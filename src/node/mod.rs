@@ -50,6 +50,8 @@ pub(crate) const UNKNOWN_MODULE: i32 = 2;
 const MAX_QUEUED: usize = 64 << 20;
 /// Lookups a node keeps for guests to copy before refusing more.
 const MAX_QUERIES: usize = 4096;
+/// Monitors of remote processes one node keeps at once.
+const MAX_REMOTE_MONITORS: usize = 100_000;
 
 /// How a node starts.
 #[derive(Debug, Clone)]
@@ -145,6 +147,8 @@ pub struct Node {
     hashes: Mutex<HashMap<u64, u64>>,
     queries: Mutex<HashMap<u64, Vec<u64>>>,
     next_query: AtomicU64,
+    /// Remote monitors of local processes: (node, remote pid) -> watchers.
+    remote_monitors: Mutex<HashMap<(u64, u64), Vec<crate::process::ProcessHandle>>>,
     stopped: AtomicBool,
 }
 
@@ -255,6 +259,7 @@ impl Node {
             hashes: Mutex::default(),
             queries: Mutex::default(),
             next_query: AtomicU64::new(1),
+            remote_monitors: Mutex::default(),
             stopped: AtomicBool::new(false),
         });
         if let Some(local) = &node.local {
@@ -693,6 +698,27 @@ impl Node {
                     Err(f) => Response::Failed { code: f.code as u32, message: f.message },
                 }
             }
+            Ok(Request::Monitor { pid }) => match self.local.as_ref().and_then(|l| l.watch(pid)) {
+                Some(ended) => {
+                    let node = self.clone();
+                    smol::spawn(async move {
+                        ended.await;
+                        // Told over this node's own connection to the watcher.
+                        if let Err(e) = within(node.timeout, node.request(from, &Request::Died { pid, watcher: 0 })).await.unwrap_or_else(|| Err(anyhow!("timeout"))) {
+                            log::debug!(target: "lunatic::node", "cannot tell {from} that process {pid} ended: {e:#}");
+                        }
+                    })
+                    .detach();
+                    Response::Monitoring { alive: true }
+                }
+                None => Response::Monitoring { alive: false },
+            },
+            Ok(Request::Died { pid, .. }) => {
+                if let Some(node) = self.member_at(from) {
+                    self.remote_died(node, pid);
+                }
+                Response::Done
+            }
             Ok(Request::FetchModule { module }) => match self.module(module) {
                 Some(m) => Response::Module { bytes: m.bytes().to_vec() },
                 None => Response::Failed { code: 2, message: format!("unknown module {module}") },
@@ -703,6 +729,56 @@ impl Node {
             let _ = send.finish();
             // Let the answer leave before the stream is dropped.
             let _ = send.stopped().await;
+        }
+    }
+
+    /// The member serving at `addr`.
+    fn member_at(&self, addr: SocketAddr) -> Option<u64> {
+        let peers = self.peers.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        peers.values().find(|p| p.ident.addr == addr).map(|p| p.ident.id)
+    }
+
+    /// Monitors process `pid` on node `target` for local process
+    /// `watcher`, which gets a `ProcessDied` when that process ends or its
+    /// node goes down (at once if it is not running). Fails with 1 (unknown
+    /// node) or 9027 (down, or no answer within the timeout).
+    pub(crate) async fn monitor(self: &Arc<Self>, target: u64, pid: u64, watcher: crate::process::ProcessHandle) -> Result<(), Failure> {
+        let peer = self.peer(target)?;
+        if lock(&self.remote_monitors).values().map(Vec::len).sum::<usize>() >= MAX_REMOTE_MONITORS {
+            return Err(Failure::new(UNREACHABLE, "too many monitors of remote processes"));
+        }
+        // Registered first: a death reported before the answer is not lost.
+        lock(&self.remote_monitors).entry((target, pid)).or_default().push(watcher.clone());
+        let answer = within(self.timeout, self.request(peer.addr, &Request::Monitor { pid })).await;
+        match answer {
+            Some(Ok(Response::Monitoring { alive: true })) => Ok(()),
+            Some(Ok(Response::Monitoring { alive: false })) => {
+                self.remote_died(target, pid);
+                Ok(())
+            }
+            other => {
+                self.forget_monitor(target, pid, watcher.id());
+                Err(Failure::new(UNREACHABLE, format!("node {target} did not take the monitor: {other:?}")))
+            }
+        }
+    }
+
+    /// Withdraws a monitor set with [`Node::monitor`].
+    pub(crate) fn forget_monitor(&self, target: u64, pid: u64, watcher: u64) {
+        let mut monitors = lock(&self.remote_monitors);
+        if let Some(watchers) = monitors.get_mut(&(target, pid)) {
+            watchers.retain(|w| w.id() != watcher);
+            if watchers.is_empty() {
+                monitors.remove(&(target, pid));
+            }
+        }
+    }
+
+    /// Process `pid` of node `node` ended: its watchers are told.
+    fn remote_died(&self, node: u64, pid: u64) {
+        let watchers = lock(&self.remote_monitors).remove(&(node, pid)).unwrap_or_default();
+        for watcher in watchers {
+            Local::tell_died(&watcher, pid);
         }
     }
 
@@ -733,6 +809,12 @@ impl Node {
         }
         if let Some(conn) = lock(&self.conns).remove(&ident.addr) {
             conn.close(quinn::VarInt::from_u32(2), b"down");
+        }
+        // Its processes count as ended for everyone monitoring them.
+        let gone: Vec<u64> =
+            lock(&self.remote_monitors).keys().filter(|(node, _)| *node == ident.id).map(|(_, pid)| *pid).collect();
+        for pid in gone {
+            self.remote_died(ident.id, pid);
         }
         self.changed.notify(usize::MAX);
     }

@@ -44,6 +44,12 @@ impl Node {
     pub(crate) fn send(self: &Arc<Self>, _: u64, _: u64, _: i64, _: &[u8]) -> i32 {
         match **self {}
     }
+    pub(crate) async fn monitor(self: &Arc<Self>, _: u64, _: u64, _: crate::process::ProcessHandle) -> Result<(), Failure> {
+        match **self {}
+    }
+    pub(crate) fn forget_monitor(&self, _: u64, _: u64, _: u64) {
+        match *self {}
+    }
     pub(crate) fn start_query(&self, _: &[(String, String)]) -> anyhow::Result<(u64, usize)> {
         match *self {}
     }

@@ -331,3 +331,74 @@ fn module_ids_are_content_hashes() {
     assert_ne!(module_hash(b"abc"), module_hash(b"abd"));
     assert!(module_hash(b"") > 0 && (module_hash(b"x") as i64) > 0);
 }
+
+/// The ABI extension: a guest monitors processes on another node and gets
+/// `ProcessDied` when one returns, at once for one not running, and when
+/// the node holding one goes down.
+const MONITORS: &str = r#"
+(module
+  (import "lunatic::distributed" "get_nodes" (func $get_nodes (param i32 i32) (result i32)))
+  (import "lunatic::distributed" "node_id" (func $node_id (result i64)))
+  (import "lunatic::distributed" "module_id" (func $module_id (result i64)))
+  (import "lunatic::distributed" "spawn" (func $spawn (param i64 i64 i64 i32 i32 i32 i32 i32) (result i32)))
+  (import "lunatic::distributed_ext" "monitor" (func $monitor (param i64 i64) (result i32)))
+  (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (import "lunatic::message" "get_process_id" (func $get_process_id (result i64)))
+  (import "lunatic::process" "sleep_ms" (func $sleep (param i64)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "short")
+  (data (i32.const 110) "forever")
+  (func (export "short") (call $sleep (i64.const 200)))
+  (func (export "forever") (loop $l (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1))) (br $l)))
+  (func $fail (param $code i32) (call $exit (local.get $code)) (unreachable))
+  ;; waits for a ProcessDied of $pid within 10 s, else fails with $code
+  (func $died (param $pid i64) (param $code i32)
+    (if (i32.ne (call $receive (i32.const 0) (i32.const 0) (i64.const 10000)) (i32.const 2)) (then (call $fail (local.get $code))))
+    (if (i64.ne (call $get_process_id) (local.get $pid)) (then (call $fail (i32.add (local.get $code) (i32.const 100))))))
+  (func (export "_start")
+    (local $target i64) (local $pid i64)
+    (drop (call $get_nodes (i32.const 300) (i32.const 2)))
+    (local.set $target (i64.load (i32.const 300)))
+    (if (i64.eq (local.get $target) (call $node_id)) (then (local.set $target (i64.load (i32.const 308)))))
+    (if (call $spawn (local.get $target) (i64.const -1) (call $module_id) (i32.const 100) (i32.const 5) (i32.const 0) (i32.const 0) (i32.const 500))
+      (then (call $fail (i32.const 20))))
+    (local.set $pid (i64.load (i32.const 500)))
+    (if (call $monitor (local.get $target) (local.get $pid)) (then (call $fail (i32.const 21))))
+    (call $died (local.get $pid) (i32.const 22))
+    (if (call $monitor (local.get $target) (i64.const 999999)) (then (call $fail (i32.const 23))))
+    (call $died (i64.const 999999) (i32.const 24))
+    (if (call $spawn (local.get $target) (i64.const -1) (call $module_id) (i32.const 110) (i32.const 7) (i32.const 0) (i32.const 0) (i32.const 500))
+      (then (call $fail (i32.const 25))))
+    (local.set $pid (i64.load (i32.const 500)))
+    (if (call $monitor (local.get $target) (local.get $pid)) (then (call $fail (i32.const 26))))
+    ;; the test now takes the other node down
+    (call $died (local.get $pid) (i32.const 27))))
+"#;
+
+#[test]
+fn remote_monitors_fire_when_the_process_ends_or_its_node_goes_down() {
+    let dir = temp_dir("monitors");
+    let control = control(&dir);
+    let (a, _) = node(&control, &dir, &[]);
+    let (b, b_local) = node(&control, &dir, &[]);
+    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
+    let module = b_local.compile(MONITORS.as_bytes()).unwrap();
+    let config = crate::process::ProcessConfig::root(vec!["monitors".into()], Vec::new());
+    let exited = b_local.spawn_root(module, config).unwrap();
+    // The last monitor is set once the two earlier ones have fired.
+    wait_for("the guest monitors a process on the other node", Duration::from_secs(20), || {
+        lock(&b.remote_monitors).keys().any(|(node, pid)| *node == a.id() && *pid != 999_999)
+            && exited.is_empty()
+            && lock(&b.remote_monitors).len() == 1
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    a.shutdown();
+    let status = smol::block_on(within(Duration::from_secs(30), exited.recv()))
+        .expect("the guest finishes within 30 s")
+        .expect("an exit status");
+    assert_eq!(status, 0, "the monitor guest failed check {status}");
+    for n in [&b, &control] {
+        n.shutdown();
+    }
+}

@@ -43,6 +43,10 @@ pub(crate) enum Request {
     Spawn { module: u64, entry: String, params: Vec<u8>, config: RemoteConfig },
     /// Send me the bytes of module `module`.
     FetchModule { module: u64 },
+    /// Tell me (`Died`) when your process `pid` ends.
+    Monitor { pid: u64 },
+    /// Process `pid` of the asking node, which `watcher` of yours monitors, ended.
+    Died { pid: u64, watcher: u64 },
 }
 
 /// The answer to a [`Request`].
@@ -54,6 +58,10 @@ pub(crate) enum Response {
     Spawned { pid: u64 },
     /// The module's bytes.
     Module { bytes: Vec<u8> },
+    /// The monitor is set (or the process had already ended: `alive` false).
+    Monitoring { alive: bool },
+    /// Noted.
+    Done,
     /// Failed with a guest-visible code (2: unknown module; 1: other) and a text.
     Failed { code: u32, message: String },
 }
