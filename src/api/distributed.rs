@@ -41,8 +41,70 @@ pub(super) fn register(host: &mut HostFunctions<'_>) {
     host.func(M, "send_receive_skip_search", send_receive_skip_search);
     host.func(M, "exec_lookup_nodes", exec_lookup_nodes);
     host.func(M, "copy_lookup_nodes_results", copy_lookup_nodes_results);
+    host.func(M, "test_root_cert", test_root_cert);
+    host.func(M, "default_server_certificates", default_server_certificates);
+    host.func(M, "sign_node", sign_node);
     host.func(EXT, "monitor", monitor);
     host.func(EXT, "stop_monitoring", stop_monitoring);
+}
+
+/// bincode 1.x of a `String`: u64 LE length, then the bytes.
+fn bincode_string(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// `test_root_cert(len_ptr) -> ptr`: bincode `(cert_pem, key_pem)` of a test
+/// CA, made once per runtime process (none is built in), host-allocated.
+fn test_root_cert(mut caller: Caller<'_, ProcessState>, len_ptr: i32) -> Result<i32, Error> {
+    let (cert, key) = node::certs::guest_ca::test_root().map_err(|e| trap(format!("{e:#}")))?;
+    let mut out = Vec::new();
+    bincode_string(&mut out, &cert);
+    bincode_string(&mut out, &key);
+    super::sqlite::host_alloc(&mut caller, &out, len_ptr)
+}
+
+/// `default_server_certificates(cert, key, len_ptr) -> ptr`: a control
+/// server's certificate and key signed by the given CA; errors trap.
+fn default_server_certificates(
+    mut caller: Caller<'_, ProcessState>,
+    cert_ptr: i32,
+    cert_len: i32,
+    key_ptr: i32,
+    key_len: i32,
+    len_ptr: i32,
+) -> Result<i32, Error> {
+    let (memory, _) = guest::memory_and_state(&mut caller)?;
+    let cert = guest::str(memory, cert_ptr as u32, cert_len as u32)?.to_string();
+    let key = guest::str(memory, key_ptr as u32, key_len as u32)?.to_string();
+    let (cert, key) = node::certs::guest_ca::server_certificates(&cert, &key).map_err(|e| trap(format!("{e:#}")))?;
+    let mut out = Vec::new();
+    bincode_string(&mut out, &cert);
+    bincode_string(&mut out, &key);
+    super::sqlite::host_alloc(&mut caller, &out, len_ptr)
+}
+
+/// `sign_node(cert, key, csr, len_ptr) -> ptr`: the CSR signed by the
+/// given CA, bincode `String`; errors trap.
+#[allow(clippy::too_many_arguments)]
+fn sign_node(
+    mut caller: Caller<'_, ProcessState>,
+    cert_ptr: i32,
+    cert_len: i32,
+    key_ptr: i32,
+    key_len: i32,
+    csr_ptr: i32,
+    csr_len: i32,
+    len_ptr: i32,
+) -> Result<i32, Error> {
+    let (memory, _) = guest::memory_and_state(&mut caller)?;
+    let cert = guest::str(memory, cert_ptr as u32, cert_len as u32)?.to_string();
+    let key = guest::str(memory, key_ptr as u32, key_len as u32)?.to_string();
+    let csr = guest::str(memory, csr_ptr as u32, csr_len as u32)?.to_string();
+    let signed = node::certs::guest_ca::sign_node(&cert, &key, &csr).map_err(|e| trap(format!("{e:#}")))?;
+    let mut out = Vec::new();
+    bincode_string(&mut out, &signed);
+    super::sqlite::host_alloc(&mut caller, &out, len_ptr)
 }
 
 /// The ABI extension (not in the original; unchanged guests never import

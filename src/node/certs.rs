@@ -354,6 +354,49 @@ impl ServerCertVerifier for PinnedCa {
     }
 }
 
+/// The CA helpers a control-server guest uses (`lunatic::distributed::
+/// {test_root_cert, default_server_certificates, sign_node}`).
+pub(crate) mod guest_ca {
+    use super::*;
+
+    /// A test CA `(cert_pem, key_pem)`: made once per runtime process (no
+    /// key ships in the source, unlike the original's built-in one).
+    pub(crate) fn test_root() -> anyhow::Result<(String, String)> {
+        static ROOT: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+        if let Some(root) = ROOT.get() {
+            return Ok(root.clone());
+        }
+        let key = KeyPair::generate()?;
+        let mut params = ca_params()?;
+        params.distinguished_name.push(DnType::OrganizationName, "lunatic test CA");
+        let cert = params.self_signed(&key)?;
+        Ok(ROOT.get_or_init(|| (cert.pem(), key.serialize_pem())).clone())
+    }
+
+    fn issuer(ca_cert_pem: &str, ca_key_pem: &str) -> anyhow::Result<(rcgen::Certificate, KeyPair)> {
+        let key = KeyPair::from_pem(ca_key_pem).context("bad CA key")?;
+        let cert = CertificateParams::from_ca_cert_pem(ca_cert_pem).context("bad CA certificate")?.self_signed(&key)?;
+        Ok((cert, key))
+    }
+
+    /// A control server's certificate and key, signed by the given CA.
+    pub(crate) fn server_certificates(ca_cert_pem: &str, ca_key_pem: &str) -> anyhow::Result<(String, String)> {
+        let (ca, ca_key) = issuer(ca_cert_pem, ca_key_pem)?;
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+        params.distinguished_name.push(DnType::CommonName, "lunatic control");
+        let cert = params.signed_by(&key, &ca, &ca_key)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+
+    /// Signs a node's certificate request with the given CA.
+    pub(crate) fn sign_node(ca_cert_pem: &str, ca_key_pem: &str, csr_pem: &str) -> anyhow::Result<String> {
+        let (ca, ca_key) = issuer(ca_cert_pem, ca_key_pem)?;
+        let csr = CertificateSigningRequestParams::from_pem(csr_pem).context("bad certificate request")?;
+        Ok(csr.signed_by(&ca, &ca_key)?.pem())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,5 +433,17 @@ mod tests {
         identity.server_config().unwrap();
         identity.client_config().unwrap();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_guest_ca_helpers_issue_certificates() {
+        let (ca, key) = guest_ca::test_root().unwrap();
+        assert_eq!(guest_ca::test_root().unwrap().0, ca, "one test root per process");
+        let (cert, _) = guest_ca::server_certificates(&ca, &key).unwrap();
+        assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
+        let csr = Candidate::new().unwrap().csr_pem().unwrap();
+        assert!(guest_ca::sign_node(&ca, &key, &csr).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(guest_ca::sign_node(&ca, &key, "not a csr").is_err());
+        assert!(guest_ca::server_certificates(&ca, "not a key").is_err());
     }
 }

@@ -75,3 +75,19 @@ pub(crate) mod local {
         None
     }
 }
+
+pub(crate) mod certs {
+    /// The CA helpers need `rcgen`/`ring`: not on these targets.
+    pub(crate) mod guest_ca {
+        const UNAVAILABLE: &str = "certificates cannot be made on this platform";
+        pub(crate) fn test_root() -> anyhow::Result<(String, String)> {
+            anyhow::bail!(UNAVAILABLE)
+        }
+        pub(crate) fn server_certificates(_: &str, _: &str) -> anyhow::Result<(String, String)> {
+            anyhow::bail!(UNAVAILABLE)
+        }
+        pub(crate) fn sign_node(_: &str, _: &str, _: &str) -> anyhow::Result<String> {
+            anyhow::bail!(UNAVAILABLE)
+        }
+    }
+}

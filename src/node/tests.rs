@@ -402,3 +402,36 @@ fn remote_monitors_fire_when_the_process_ends_or_its_node_goes_down() {
         n.shutdown();
     }
 }
+
+/// `test_root_cert`, host-allocated through the guest's `lunatic_alloc`:
+/// a bincode `(String, String)` whose first string is a PEM certificate.
+const ROOT_CERT: &str = r#"
+(module
+  (import "lunatic::distributed" "test_root_cert" (func $root (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 1024))
+  (func (export "lunatic_alloc") (param $len i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $next))
+    (global.set $next (i32.add (global.get $next) (local.get $len)))
+    (local.get $ptr))
+  (func (export "_start")
+    (local $ptr i32)
+    (local.set $ptr (call $root (i32.const 0)))
+    ;; total length > 100, first string's length > 100, then "-----BEGIN"
+    (if (i32.lt_u (i32.load (i32.const 0)) (i32.const 100)) (then (call $exit (i32.const 30))))
+    (if (i64.lt_u (i64.load (local.get $ptr)) (i64.const 100)) (then (call $exit (i32.const 31))))
+    (if (i64.ne (i64.load (i32.add (local.get $ptr) (i32.const 8))) (i64.const 0x4745422d2d2d2d2d))
+      (then (call $exit (i32.const 32))))))
+"#;
+
+#[test]
+fn test_root_cert_is_host_allocated_bincode_pem() {
+    let local = local();
+    let module = local.compile(ROOT_CERT.as_bytes()).unwrap();
+    let config = crate::process::ProcessConfig::root(vec!["root".into()], Vec::new());
+    let exited = local.spawn_root(module, config).unwrap();
+    let status = smol::block_on(within(Duration::from_secs(30), exited.recv())).unwrap().unwrap();
+    assert_eq!(status, 0, "failed check {status}");
+}
