@@ -583,7 +583,13 @@ impl Node {
 
     /// Serves a connection with a verified peer, and keeps it for sending.
     fn adopt(self: &Arc<Self>, conn: quinn::Connection) {
-        lock(&self.conns).entry(conn.remote_address()).or_insert_with(|| conn.clone());
+        {
+            let mut conns = lock(&self.conns);
+            let stale = conns.get(&conn.remote_address()).is_none_or(|c| c.close_reason().is_some());
+            if stale {
+                conns.insert(conn.remote_address(), conn.clone());
+            }
+        }
         let node = self.clone();
         let datagrams = conn.clone();
         smol::spawn(async move {
