@@ -23,6 +23,76 @@ enum Command {
     Run(RunArgs),
     /// Run the `#[lunatic::test]` tests of a test binary, like `cargo test` does.
     Test(TestArgs),
+    /// Start a cluster's control server: makes (first time) or loads the
+    /// cluster CA, prints the join token, and admits nodes that present it.
+    #[cfg(not(any(target_os = "ios", target_os = "android")))]
+    Control(ControlArgs),
+    /// Start a node that joins a cluster, runs --wasm (if given) and serves
+    /// remote spawns and messages until killed.
+    #[cfg(not(any(target_os = "ios", target_os = "android")))]
+    Node(NodeArgs),
+}
+
+#[cfg(not(any(target_os = "ios", target_os = "android")))]
+#[derive(Args)]
+struct ControlArgs {
+    /// UDP address to serve on (QUIC).
+    #[arg(long, value_name = "ADDR", default_value = crate::cluster::DEFAULT_CONTROL)]
+    bind_socket: std::net::SocketAddr,
+    /// Where the cluster CA and join token are kept (default:
+    /// $LUNATIC_CLUSTER_DIR, else ~/.local/share/lunatic/cluster).
+    #[arg(long, value_name = "DIR")]
+    cluster_dir: Option<PathBuf>,
+}
+
+#[cfg(not(any(target_os = "ios", target_os = "android")))]
+#[derive(Args)]
+struct NodeArgs {
+    /// The control server to join (`http://127.0.0.1:3030/` or `HOST:PORT`).
+    #[arg(value_name = "CONTROL_URL")]
+    control: Option<String>,
+    /// Join through this member (any node) instead of a control server.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["control", "seed"])]
+    join: Option<String>,
+    /// Start a new cluster without a control server: this node keeps the CA
+    /// (in the cluster directory) and admits nodes that join it.
+    #[arg(long, conflicts_with = "control")]
+    seed: bool,
+    /// UDP address to serve on and to be dialed at (default 127.0.0.1, any port).
+    #[arg(long, value_name = "ADDR")]
+    bind_socket: Option<std::net::SocketAddr>,
+    /// Run this module's `_start` once joined; the node keeps serving after.
+    #[arg(long, value_name = "PATH")]
+    wasm: Option<PathBuf>,
+    /// A tag `key=value` for `lookup_nodes` (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    tags: Vec<(String, String)>,
+    /// The join token `lunatic control` printed (else $LUNATIC_JOIN_TOKEN,
+    /// else the token file control left in the cluster directory).
+    #[arg(long, value_name = "TOKEN", env = "LUNATIC_JOIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Where to look for the token file (or keep the CA, with --seed).
+    #[arg(long, value_name = "DIR")]
+    cluster_dir: Option<PathBuf>,
+    /// How long a remote spawn (or joining) may take before it fails with
+    /// 9027, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
+    /// Give processes that remote callers spawn here the callers'
+    /// environment variables and preopened directories (off: they get none).
+    #[arg(long)]
+    allow_remote_env: bool,
+    /// Arguments for the --wasm program.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, last = true)]
+    args: Vec<String>,
+}
+
+#[cfg(not(any(target_os = "ios", target_os = "android")))]
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("'{text}' is not KEY=VALUE")),
+    }
 }
 
 /// Options shared by `run` and `test`.
@@ -163,6 +233,8 @@ pub fn main() -> i32 {
     let testing = match &cli.command {
         Command::Run(args) => test_mode::detect(&args.path, &args.args, args.bench),
         Command::Test(_) => true,
+        #[cfg(not(any(target_os = "ios", target_os = "android")))]
+        Command::Control(_) | Command::Node(_) => false,
     };
     // Failing test processes are expected in test mode: do not log each one.
     let default_level = if testing { "error" } else { "warn" };
@@ -173,6 +245,10 @@ pub fn main() -> i32 {
             eprintln!("Error: --record, --replay and --trace run a program, not tests");
             return 2;
         }
+    }
+    #[cfg(not(any(target_os = "ios", target_os = "android")))]
+    if let Some(status) = distributed(&cli.command) {
+        return status;
     }
     let (runtime, result) = match cli.command {
         Command::Run(RunArgs { runtime, path, args, .. }) if testing => {
@@ -207,6 +283,8 @@ pub fn main() -> i32 {
             };
             (runtime, options.into())
         }
+        #[cfg(not(any(target_os = "ios", target_os = "android")))]
+        Command::Control(_) | Command::Node(_) => unreachable!("handled above"),
     };
     let outcome = match runtime.seeds {
         Some(seeds) => sweep::sweep(&argv, seeds, runtime.keep_going),
@@ -222,6 +300,35 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// Runs `lunatic control` / `lunatic node` (None for other commands).
+#[cfg(not(any(target_os = "ios", target_os = "android")))]
+fn distributed(command: &Command) -> Option<i32> {
+    let outcome = match command {
+        Command::Control(args) => crate::cluster::control_main(Some(args.bind_socket), args.cluster_dir.clone()),
+        Command::Node(args) => crate::cluster::node_main(crate::cluster::NodeArgs {
+            control: args.control.clone(),
+            join: args.join.clone(),
+            seed: args.seed,
+            bind: args.bind_socket,
+            wasm: args.wasm.clone(),
+            tags: args.tags.clone(),
+            token: args.token.clone().filter(|t| !t.trim().is_empty()),
+            cluster_dir: args.cluster_dir.clone(),
+            timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)),
+            allow_remote_env: args.allow_remote_env,
+            args: args.args.clone(),
+        }),
+        _ => return None,
+    };
+    Some(match outcome {
+        Ok(status) => status,
+        Err(e) => {
+            eprintln!("Error: {}", crate::errors::one_line(&format!("{e:#}")));
+            1
+        }
+    })
 }
 
 /// What the command line asked for.

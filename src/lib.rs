@@ -59,6 +59,13 @@ mod replay;
 mod scheduler;
 // 3. Process protocol: store data, suspensions, handles, messages, registry.
 mod protocol;
+// Distributed nodes: transport, membership, remote operations (desktop and
+// server only; a stub elsewhere).
+#[cfg(not(any(target_os = "ios", target_os = "android")))]
+mod node;
+#[cfg(any(target_os = "ios", target_os = "android"))]
+#[path = "node/stub.rs"]
+mod node;
 // 4. Host modules: WASI, then the `lunatic::*` namespaces.
 mod wasi;
 mod api;
@@ -67,6 +74,8 @@ mod process;
 // 6. Runtime facade, runner, test mode, CLI.
 mod runtime;
 mod runner;
+#[cfg(not(any(target_os = "ios", target_os = "android")))]
+mod cluster;
 mod sweep;
 mod test_mode;
 mod cli;

@@ -332,7 +332,7 @@ const ALLOC_FUEL: u64 = 10_000_000;
 
 /// Copies `data` into a buffer the guest allocates with its `lunatic_alloc`
 /// export, writes the length (4 bytes) at `len_ptr` and returns the buffer.
-fn host_alloc(caller: &mut Caller<'_, ProcessState>, data: &[u8], len_ptr: i32) -> Result<i32, Error> {
+pub(crate) fn host_alloc(caller: &mut Caller<'_, ProcessState>, data: &[u8], len_ptr: i32) -> Result<i32, Error> {
     let Ok(len) = i32::try_from(data.len()) else { bail_trap!("result too large for a 32-bit guest") };
     let Some(Extern::Func(alloc)) = caller.get_export("lunatic_alloc") else {
         bail_trap!("the module exports no function `lunatic_alloc`");

@@ -23,9 +23,7 @@ pub fn spawn(
     env: &Arc<Environment>,
     options: SpawnOptions,
 ) -> anyhow::Result<ProcessHandle> {
-    let (handle, task) = prepare(runtime, env, options)?;
-    runtime.scheduler().spawn(task);
-    Ok(handle)
+    runtime.spawn(env, options)
 }
 
 /// Instantiates and registers a process and returns the task that runs it,

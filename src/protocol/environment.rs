@@ -18,6 +18,9 @@ pub struct Environment {
     next_pid: AtomicU64,
     shards: [RwLock<HashMap<u64, ProcessHandle>>; SHARDS],
     registry: Mutex<Registry>,
+    /// This node's ID in a cluster (0 outside one): registry entries naming
+    /// it name local processes, as entries naming node 0 do.
+    node: AtomicU64,
 }
 
 impl Environment {
@@ -28,7 +31,26 @@ impl Environment {
             next_pid: AtomicU64::new(1),
             shards: std::array::from_fn(|_| RwLock::new(HashMap::new())),
             registry: Mutex::new(Registry::default()),
+            node: AtomicU64::new(0),
         }
+    }
+
+    /// Makes this environment a cluster node's: a name registered for
+    /// (`node`, process) then names a local process, removed when it ends
+    /// like any other.
+    pub(crate) fn set_node_id(&self, node: u64) {
+        self.node.store(node, Ordering::Relaxed);
+    }
+
+    /// The registry's node for `node`: 0 for this node.
+    fn stored_node(&self, node: u64) -> u64 {
+        let local = self.node.load(Ordering::Relaxed);
+        if local != 0 && node == local { 0 } else { node }
+    }
+
+    /// The node a guest sees for a stored entry: this node's ID for 0.
+    fn shown_node(&self, node: u64) -> u64 {
+        if node == 0 { self.node.load(Ordering::Relaxed) } else { node }
     }
 
     /// This environment's ID.
@@ -89,6 +111,7 @@ impl Environment {
     /// been removed at that process's death.
     pub(crate) fn put_name(&self, caller: u64, name: &str, node: u64, id: u64) -> Result<(), RegistryError> {
         check_name(name)?;
+        let node = self.stored_node(node);
         let mut registry = self.registry();
         if !self.can_name(node, id, caller) {
             registry.remove(name);
@@ -101,7 +124,7 @@ impl Environment {
     /// by a `get_or_spawn` in progress is not yet visible).
     pub(crate) fn get_name(&self, name: &str) -> Option<(u64, u64)> {
         match self.registry().names.get(name)? {
-            Entry::Process { node, id } => Some((*node, *id)),
+            Entry::Process { node, id } => Some((self.shown_node(*node), *id)),
             Entry::Reserved { .. } => None,
         }
     }
@@ -143,7 +166,7 @@ impl Environment {
         check_name(name)?;
         let mut registry = self.registry();
         match registry.names.get(name) {
-            Some(Entry::Process { node, id }) => return Ok(Reserve::Found(*node, *id)),
+            Some(Entry::Process { node, id }) => return Ok(Reserve::Found(self.shown_node(*node), *id)),
             Some(Entry::Reserved { released, .. }) => return Ok(Reserve::Busy(released.clone())),
             None => {}
         }

@@ -220,6 +220,14 @@ impl Runtime {
         Ok(contexts)
     }
 
+    /// Instantiates a process and starts running it; it is registered in
+    /// `env` when this returns (see [`Runtime::prepare`]).
+    pub fn spawn(&self, env: &Arc<Environment>, options: SpawnOptions) -> anyhow::Result<ProcessHandle> {
+        let (handle, task) = self.prepare(env, options)?;
+        self.scheduler().spawn(task);
+        Ok(handle)
+    }
+
     /// Instantiates and registers a process and returns the task that runs
     /// it (the process driver's, installed by the layer above).
     pub(crate) fn prepare(

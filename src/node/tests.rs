@@ -1,0 +1,437 @@
+//! Several nodes in one test binary, on 127.0.0.1, with real QUIC, TLS and
+//! SWIM: joining, membership, remote spawn, send and request/reply from a
+//! guest, failures, and bad input.
+
+use super::*;
+use crate::protocol::{Runtime, RuntimeOptions};
+use crate::protocol::Environment;
+use crate::scheduler::SchedulerKind;
+use std::time::Instant;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lunatic-node-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+fn control(dir: &std::path::Path) -> Arc<Node> {
+    let mut options = NodeOptions::new(loopback());
+    options.signer = true;
+    options.control = true;
+    options.cluster_dir = dir.to_path_buf();
+    Node::start(options, None).expect("control starts")
+}
+
+fn join_options(control: &Node, dir: &std::path::Path) -> NodeOptions {
+    let mut options = NodeOptions::new(loopback());
+    options.seed = Some(control.addr());
+    options.token = control.token();
+    options.cluster_dir = dir.to_path_buf();
+    options.timeout = Duration::from_secs(2);
+    options
+}
+
+fn local() -> Local {
+    let scheduler = SchedulerKind::Threaded { threads: 1 }.build().unwrap();
+    Local::new(Runtime::new(scheduler, RuntimeOptions::default()), Arc::new(Environment::new(1)))
+}
+
+fn node(control: &Node, dir: &std::path::Path, tags: &[(&str, &str)]) -> (Arc<Node>, Local) {
+    let mut options = join_options(control, dir);
+    options.tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let local = local();
+    (Node::start(options, Some(local.clone())).expect("node joins"), local)
+}
+
+/// Waits (bounded) until `ready` holds; returns how long it took.
+fn wait_for(what: &str, limit: Duration, ready: impl Fn() -> bool) -> Duration {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+#[test]
+fn nodes_see_each_other_and_lookups_filter_by_tags() {
+    let dir = temp_dir("membership");
+    let control = control(&dir);
+    let (a, _) = node(&control, &dir, &[("role", "web")]);
+    let (b, _) = node(&control, &dir, &[("role", "db"), ("zone", "1")]);
+    wait_for("both nodes see both", Duration::from_secs(5), || a.nodes().len() == 2 && b.nodes().len() == 2);
+    let mut expected = vec![a.id(), b.id()];
+    expected.sort_unstable();
+    assert_eq!(a.nodes(), expected, "the control server is not a node");
+    assert!(a.id() != 0 && b.id() != 0 && a.id() != b.id());
+    let tags = |q: &[(&str, &str)]| q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+    assert_eq!(a.lookup(&tags(&[("role", "db")])), vec![b.id()]);
+    assert_eq!(b.lookup(&tags(&[("role", "web")])), vec![a.id()]);
+    assert_eq!(a.lookup(&tags(&[("role", "db"), ("zone", "2")])), Vec::<u64>::new());
+    let (query, count) = a.start_query(&tags(&[("zone", "1")])).unwrap();
+    assert_eq!(count, 1);
+    assert_eq!(a.take_query(query), Some(vec![b.id()]));
+    assert_eq!(a.take_query(query), None, "a lookup is forgotten once copied");
+    for n in [&a, &b, &control] {
+        n.shutdown();
+    }
+}
+
+#[test]
+fn joining_needs_the_token_and_the_right_cluster() {
+    let dir = temp_dir("join");
+    let control = control(&dir);
+    let token: certs::Token = control.token().unwrap().parse().unwrap();
+    let mut options = join_options(&control, &dir);
+    options.token = Some(format!("not-the-secret.{}", token.pin));
+    let refused = Node::start(options, Some(local())).err().expect("a wrong secret is refused");
+    assert!(format!("{refused:#}").contains("wrong join token"), "{refused:#}");
+    // A token of another cluster: the joining node does not trust this one.
+    let other = certs::Authority::open(&temp_dir("join-other")).unwrap();
+    let mut options = join_options(&control, &dir);
+    options.token = Some(other.token());
+    assert!(Node::start(options, Some(local())).is_err());
+    // The right token, found in the cluster directory as a node on the
+    // same machine finds it.
+    let mut options = join_options(&control, &dir);
+    options.token = None;
+    let joined = Node::start(options, Some(local())).expect("the token file admits");
+    joined.shutdown();
+    control.shutdown();
+}
+
+/// A guest that spawns an echo process on the other node, asks it 100
+/// requests (send_receive_skip_search), sends it 1 000 one-way messages
+/// and checks every reply arrives in order, and checks the error codes
+/// for an unknown node and an unknown module. Exits 0 when all held, else
+/// with the number of the failed check.
+const SCENARIO: &str = r#"
+(module
+  (import "lunatic::distributed" "get_nodes" (func $get_nodes (param i32 i32) (result i32)))
+  (import "lunatic::distributed" "node_id" (func $node_id (result i64)))
+  (import "lunatic::distributed" "module_id" (func $module_id (result i64)))
+  (import "lunatic::distributed" "spawn" (func $spawn (param i64 i64 i64 i32 i32 i32 i32 i32) (result i32)))
+  (import "lunatic::distributed" "send" (func $send (param i64 i64) (result i32)))
+  (import "lunatic::distributed" "send_receive_skip_search" (func $srss (param i64 i64 i64 i64) (result i32)))
+  (import "lunatic::message" "create_data" (func $create_data (param i64 i64)))
+  (import "lunatic::message" "write_data" (func $write_data (param i32 i32) (result i32)))
+  (import "lunatic::message" "read_data" (func $read_data (param i32 i32) (result i32)))
+  (import "lunatic::message" "get_tag" (func $get_tag (result i64)))
+  (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (import "lunatic::process" "process_id" (func $process_id (result i64)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "child")
+  (data (i32.const 700) "\88\13\00\00\00\00\00\00")
+  (func $reply_to (param $node i64) (param $pid i64) (param $tag i64) (param $value i64)
+    (call $create_data (local.get $tag) (i64.const 8))
+    (i64.store (i32.const 208) (local.get $value))
+    (drop (call $write_data (i32.const 208) (i32.const 8)))
+    (drop (call $send (local.get $node) (local.get $pid))))
+  ;; child(node, pid): answers every message with its tag and value + 1.
+  (func (export "child") (param $node i64) (param $pid i64)
+    (loop $serve
+      (if (i32.eqz (call $receive (i32.const 0) (i32.const 0) (i64.const -1)))
+        (then
+          (drop (call $read_data (i32.const 200) (i32.const 8)))
+          (call $reply_to (local.get $node) (local.get $pid) (call $get_tag)
+            (i64.add (i64.load (i32.const 200)) (i64.const 1)))))
+      (br $serve)))
+  (func $fail (param $code i32) (call $exit (local.get $code)) (unreachable))
+  (func (export "_start")
+    (local $me i64) (local $target i64) (local $child i64) (local $i i64)
+    (local.set $me (call $node_id))
+    (if (i32.ne (call $get_nodes (i32.const 300) (i32.const 8)) (i32.const 2)) (then (call $fail (i32.const 10))))
+    (local.set $target (i64.load (i32.const 300)))
+    (if (i64.eq (local.get $target) (local.get $me)) (then (local.set $target (i64.load (i32.const 308)))))
+    ;; params: (i64 me, i64 my pid), 17-byte records
+    (i32.store8 (i32.const 400) (i32.const 0x7E))
+    (i64.store (i32.const 401) (local.get $me))
+    (i32.store8 (i32.const 417) (i32.const 0x7E))
+    (i64.store (i32.const 418) (call $process_id))
+    (if (call $spawn (local.get $target) (i64.const -1) (call $module_id)
+          (i32.const 100) (i32.const 5) (i32.const 400) (i32.const 34) (i32.const 500))
+      (then (call $fail (i32.const 11))))
+    (local.set $child (i64.load (i32.const 500)))
+    ;; 100 requests, each waiting for its own tag
+    (local.set $i (i64.const 1))
+    (loop $ask
+      (call $create_data (local.get $i) (i64.const 8))
+      (i64.store (i32.const 600) (i64.mul (local.get $i) (i64.const 10)))
+      (drop (call $write_data (i32.const 600) (i32.const 8)))
+      (if (call $srss (local.get $target) (local.get $child) (local.get $i) (i64.const 5000))
+        (then (call $fail (i32.const 12))))
+      (drop (call $read_data (i32.const 608) (i32.const 8)))
+      (if (i64.ne (i64.load (i32.const 608)) (i64.add (i64.mul (local.get $i) (i64.const 10)) (i64.const 1)))
+        (then (call $fail (i32.const 13))))
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br_if $ask (i64.le_u (local.get $i) (i64.const 100))))
+    ;; 1 000 one-way messages (tag 5000); the replies come back in order
+    (local.set $i (i64.const 0))
+    (loop $push
+      (call $create_data (i64.const 5000) (i64.const 8))
+      (i64.store (i32.const 600) (local.get $i))
+      (drop (call $write_data (i32.const 600) (i32.const 8)))
+      (drop (call $send (local.get $target) (local.get $child)))
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br_if $push (i64.lt_u (local.get $i) (i64.const 1000))))
+    (local.set $i (i64.const 0))
+    (loop $pull
+      (if (call $receive (i32.const 700) (i32.const 1) (i64.const 5000)) (then (call $fail (i32.const 16))))
+      (drop (call $read_data (i32.const 608) (i32.const 8)))
+      (if (i64.ne (i64.load (i32.const 608)) (i64.add (local.get $i) (i64.const 1))) (then (call $fail (i32.const 17))))
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br_if $pull (i64.lt_u (local.get $i) (i64.const 1000))))
+    ;; an unknown node answers 1, an unknown module 2
+    (if (i32.ne (call $spawn (i64.const 12345) (i64.const -1) (call $module_id)
+          (i32.const 100) (i32.const 5) (i32.const 400) (i32.const 34) (i32.const 500)) (i32.const 1))
+      (then (call $fail (i32.const 14))))
+    (if (i32.ne (call $spawn (local.get $target) (i64.const -1) (i64.const 777)
+          (i32.const 100) (i32.const 5) (i32.const 400) (i32.const 34) (i32.const 500)) (i32.const 2))
+      (then (call $fail (i32.const 15))))))
+"#;
+
+#[test]
+fn a_guest_spawns_sends_and_requests_across_nodes() {
+    let dir = temp_dir("guest");
+    let control = control(&dir);
+    let (a, _) = node(&control, &dir, &[]);
+    let (b, b_local) = node(&control, &dir, &[]);
+    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
+    let module = b_local.compile(SCENARIO.as_bytes()).unwrap();
+    let config = crate::protocol::ProcessConfig::root(vec!["scenario".into()], Vec::new());
+    let exited = b_local.spawn_root(module, config).unwrap();
+    let status = smol::block_on(within(Duration::from_secs(60), exited.recv()))
+        .expect("the scenario finishes within 60 s")
+        .expect("an exit status");
+    assert_eq!(status, 0, "the scenario failed check {status}");
+    for n in [&a, &b, &control] {
+        n.shutdown();
+    }
+}
+
+/// A module with one export that returns at once.
+const IDLE: &str = r#"(module (func (export "idle")))"#;
+
+#[test]
+fn a_dead_node_fails_operations_in_bounded_time_and_leaves_nodes() {
+    let dir = temp_dir("dead");
+    let control = control(&dir);
+    let (a, a_local) = node(&control, &dir, &[]);
+    let (b, _) = node(&control, &dir, &[]);
+    wait_for("both nodes see both", Duration::from_secs(5), || a.nodes().len() == 2);
+    let module = a_local.compile(IDLE.as_bytes()).unwrap();
+    let hash = a.module_id(&module);
+    let spawn = |target: u64| {
+        smol::block_on(a.spawn(target, hash, "idle".into(), Vec::new(), wire::RemoteConfig::default()))
+    };
+    // Alive: the remote node fetches the module and spawns.
+    assert!(spawn(b.id()).is_ok());
+    b.shutdown();
+    // Before the membership notices: the spawn times out (2 s here).
+    let started = Instant::now();
+    let failed = spawn(b.id()).expect_err("a dead node cannot spawn");
+    assert_eq!(failed.code, UNREACHABLE, "{}", failed.message);
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    let gone = wait_for("the dead node leaves nodes()", Duration::from_secs(6), || a.nodes() == vec![a.id()]);
+    eprintln!("the dead node left nodes() {:?} after the spawn failed", gone);
+    // After: sends and spawns fail at once.
+    let started = Instant::now();
+    assert_eq!(a.send(b.id(), 1, 0, b"dropped"), UNREACHABLE);
+    assert_eq!(spawn(b.id()).expect_err("down").code, UNREACHABLE);
+    assert!(started.elapsed() < Duration::from_millis(100));
+    assert_eq!(spawn(4242).expect_err("unknown").code, UNKNOWN_NODE);
+    a.shutdown();
+    control.shutdown();
+}
+
+#[test]
+fn garbage_and_foreign_certificates_are_refused_and_the_node_keeps_serving() {
+    let dir = temp_dir("garbage");
+    let control = control(&dir);
+    let (a, _) = node(&control, &dir, &[]);
+    let (b, b_local) = node(&control, &dir, &[]);
+    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2);
+    // Raw UDP garbage at the QUIC port.
+    let udp = std::net::UdpSocket::bind(loopback()).unwrap();
+    for size in [1, 40, 1200] {
+        udp.send_to(&vec![0xAB; size], a.addr()).unwrap();
+    }
+    smol::block_on(async {
+        let endpoint = quinn::Endpoint::client(loopback()).unwrap();
+        // A node of another cluster: its certificate is refused.
+        let other = certs::Authority::open(&temp_dir("garbage-other")).unwrap();
+        let foreign = client_config(other.own_identity().unwrap().client_config().unwrap()).unwrap();
+        let refused = match endpoint.connect_with(foreign, a.addr(), certs::SERVER_NAME).unwrap().await {
+            Err(_) => true,
+            // The server may refuse after the client finished its side.
+            Ok(conn) => match conn.open_bi().await {
+                Err(_) => true,
+                Ok((mut send, mut recv)) => {
+                    let _ = send.write_all(&wire::encode(&Request::FetchModule { module: 1 }).unwrap()).await;
+                    let _ = send.finish();
+                    recv.read_to_end(1 << 20).await.is_err()
+                }
+            },
+        };
+        assert!(refused, "a certificate of another cluster must not be accepted");
+        // A member sending garbage: bad frames are refused, the node goes on.
+        let member = client_config(control.authority.as_ref().unwrap().own_identity().unwrap().client_config().unwrap()).unwrap();
+        let conn = endpoint.connect_with(member, a.addr(), certs::SERVER_NAME).unwrap().await.unwrap();
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        send.write_all(&[9, 0, 0, 0, 1, 2, 3]).await.unwrap();
+        send.finish().unwrap();
+        let answer: Response = wire::decode(&recv.read_to_end(1 << 20).await.unwrap()).unwrap();
+        assert!(matches!(answer, Response::Failed { .. }), "{answer:?}");
+        let mut uni = conn.open_uni().await.unwrap();
+        uni.write_all(&[3, 0, 0, 0, 1, 2, 3]).await.unwrap();
+        let _ = uni.finish();
+        // A spawn of a module whose bytes do not match its ID.
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        let request = Request::Spawn { module: 99, entry: "idle".into(), params: vec![], config: Default::default() };
+        send.write_all(&wire::encode(&request).unwrap()).await.unwrap();
+        send.finish().unwrap();
+        let answer: Response = wire::decode(&recv.read_to_end(1 << 20).await.unwrap()).unwrap();
+        assert!(matches!(answer, Response::Failed { code: 2, .. }), "{answer:?}");
+    });
+    // Still serving: b spawns on a.
+    let module = b_local.compile(IDLE.as_bytes()).unwrap();
+    let hash = b.module_id(&module);
+    let spawned = smol::block_on(b.spawn(a.id(), hash, "idle".into(), Vec::new(), wire::RemoteConfig::default()));
+    assert!(spawned.is_ok(), "{:?}", spawned.err());
+    assert_eq!(a.nodes().len(), 2);
+    for n in [&a, &b, &control] {
+        n.shutdown();
+    }
+}
+
+#[test]
+fn remote_callers_get_no_environment_or_preopens_unless_allowed() {
+    let asked = wire::RemoteConfig {
+        envs: vec![("SECRET".into(), "x".into())],
+        preopens: vec![("/".into(), "/".into())],
+        max_memory: 1 << 20,
+        ..Default::default()
+    };
+    let denied = local::granted_config(&asked, false);
+    assert!(denied.envs.is_empty() && denied.preopens.is_empty());
+    assert_eq!(denied.max_memory, 1 << 20);
+    let allowed = local::granted_config(&asked, true);
+    assert_eq!(allowed.envs.len(), 1);
+    assert_eq!(allowed.preopens.len(), 1);
+}
+
+#[test]
+fn module_ids_are_content_hashes() {
+    assert_eq!(module_hash(b"abc"), module_hash(b"abc"));
+    assert_ne!(module_hash(b"abc"), module_hash(b"abd"));
+    assert!(module_hash(b"") > 0 && (module_hash(b"x") as i64) > 0);
+}
+
+/// The ABI extension: a guest monitors processes on another node and gets
+/// `ProcessDied` when one returns, at once for one not running, and when
+/// the node holding one goes down.
+const MONITORS: &str = r#"
+(module
+  (import "lunatic::distributed" "get_nodes" (func $get_nodes (param i32 i32) (result i32)))
+  (import "lunatic::distributed" "node_id" (func $node_id (result i64)))
+  (import "lunatic::distributed" "module_id" (func $module_id (result i64)))
+  (import "lunatic::distributed" "spawn" (func $spawn (param i64 i64 i64 i32 i32 i32 i32 i32) (result i32)))
+  (import "lunatic::distributed_ext" "monitor" (func $monitor (param i64 i64) (result i32)))
+  (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (import "lunatic::message" "get_process_id" (func $get_process_id (result i64)))
+  (import "lunatic::process" "sleep_ms" (func $sleep (param i64)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "short")
+  (data (i32.const 110) "forever")
+  (func (export "short") (call $sleep (i64.const 200)))
+  (func (export "forever") (loop $l (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1))) (br $l)))
+  (func $fail (param $code i32) (call $exit (local.get $code)) (unreachable))
+  ;; waits for a ProcessDied of $pid within 10 s, else fails with $code
+  (func $died (param $pid i64) (param $code i32)
+    (if (i32.ne (call $receive (i32.const 0) (i32.const 0) (i64.const 10000)) (i32.const 2)) (then (call $fail (local.get $code))))
+    (if (i64.ne (call $get_process_id) (local.get $pid)) (then (call $fail (i32.add (local.get $code) (i32.const 100))))))
+  (func (export "_start")
+    (local $target i64) (local $pid i64)
+    (drop (call $get_nodes (i32.const 300) (i32.const 2)))
+    (local.set $target (i64.load (i32.const 300)))
+    (if (i64.eq (local.get $target) (call $node_id)) (then (local.set $target (i64.load (i32.const 308)))))
+    (if (call $spawn (local.get $target) (i64.const -1) (call $module_id) (i32.const 100) (i32.const 5) (i32.const 0) (i32.const 0) (i32.const 500))
+      (then (call $fail (i32.const 20))))
+    (local.set $pid (i64.load (i32.const 500)))
+    (if (call $monitor (local.get $target) (local.get $pid)) (then (call $fail (i32.const 21))))
+    (call $died (local.get $pid) (i32.const 22))
+    (if (call $monitor (local.get $target) (i64.const 999999)) (then (call $fail (i32.const 23))))
+    (call $died (i64.const 999999) (i32.const 24))
+    (if (call $spawn (local.get $target) (i64.const -1) (call $module_id) (i32.const 110) (i32.const 7) (i32.const 0) (i32.const 0) (i32.const 500))
+      (then (call $fail (i32.const 25))))
+    (local.set $pid (i64.load (i32.const 500)))
+    (if (call $monitor (local.get $target) (local.get $pid)) (then (call $fail (i32.const 26))))
+    ;; the test now takes the other node down
+    (call $died (local.get $pid) (i32.const 27))))
+"#;
+
+#[test]
+fn remote_monitors_fire_when_the_process_ends_or_its_node_goes_down() {
+    let dir = temp_dir("monitors");
+    let control = control(&dir);
+    let (a, _) = node(&control, &dir, &[]);
+    let (b, b_local) = node(&control, &dir, &[]);
+    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
+    let module = b_local.compile(MONITORS.as_bytes()).unwrap();
+    let config = crate::protocol::ProcessConfig::root(vec!["monitors".into()], Vec::new());
+    let exited = b_local.spawn_root(module, config).unwrap();
+    // The last monitor is set once the two earlier ones have fired.
+    wait_for("the guest monitors a process on the other node", Duration::from_secs(20), || {
+        lock(&b.remote_monitors).keys().any(|(node, pid)| *node == a.id() && *pid != 999_999)
+            && exited.is_empty()
+            && lock(&b.remote_monitors).len() == 1
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    a.shutdown();
+    let status = smol::block_on(within(Duration::from_secs(30), exited.recv()))
+        .expect("the guest finishes within 30 s")
+        .expect("an exit status");
+    assert_eq!(status, 0, "the monitor guest failed check {status}");
+    for n in [&b, &control] {
+        n.shutdown();
+    }
+}
+
+/// `test_root_cert`, host-allocated through the guest's `lunatic_alloc`:
+/// a bincode `(String, String)` whose first string is a PEM certificate.
+const ROOT_CERT: &str = r#"
+(module
+  (import "lunatic::distributed" "test_root_cert" (func $root (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 1024))
+  (func (export "lunatic_alloc") (param $len i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $next))
+    (global.set $next (i32.add (global.get $next) (local.get $len)))
+    (local.get $ptr))
+  (func (export "_start")
+    (local $ptr i32)
+    (local.set $ptr (call $root (i32.const 0)))
+    ;; total length > 100, first string's length > 100, then "-----BEGIN"
+    (if (i32.lt_u (i32.load (i32.const 0)) (i32.const 100)) (then (call $exit (i32.const 30))))
+    (if (i64.lt_u (i64.load (local.get $ptr)) (i64.const 100)) (then (call $exit (i32.const 31))))
+    (if (i64.ne (i64.load (i32.add (local.get $ptr) (i32.const 8))) (i64.const 0x4745422d2d2d2d2d))
+      (then (call $exit (i32.const 32))))))
+"#;
+
+#[test]
+fn test_root_cert_is_host_allocated_bincode_pem() {
+    let local = local();
+    let module = local.compile(ROOT_CERT.as_bytes()).unwrap();
+    let config = crate::protocol::ProcessConfig::root(vec!["root".into()], Vec::new());
+    let exited = local.spawn_root(module, config).unwrap();
+    let status = smol::block_on(within(Duration::from_secs(30), exited.recv())).unwrap().unwrap();
+    assert_eq!(status, 0, "failed check {status}");
+}
