@@ -77,6 +77,8 @@ struct Inner {
     compact_pending: AtomicUsize,
     /// Wakes processes idle long enough to compact (threaded scheduler).
     idle_watch: std::sync::OnceLock<Option<Arc<crate::process::IdleWatch>>>,
+    /// Edge-triggered readiness for TCP reads, made at the first read.
+    edge: std::sync::OnceLock<Option<Arc<crate::api::networking::EdgeReactor>>>,
 }
 
 /// A parked process's share of [`RuntimeOptions::compact_budget`], given back
@@ -269,6 +271,7 @@ impl Runtime {
             trace,
             compact_pending: AtomicUsize::new(0),
             idle_watch: std::sync::OnceLock::new(),
+            edge: std::sync::OnceLock::new(),
         }))
     }
 
@@ -368,6 +371,14 @@ impl Runtime {
             })
             .ok()
             .map(|_| CompactCharge { runtime: self.clone(), bytes })
+    }
+
+    /// The epoll instance TCP reads wait in (threaded scheduler only).
+    pub(crate) fn edge_reactor(&self) -> Option<&Arc<crate::api::networking::EdgeReactor>> {
+        self.0
+            .edge
+            .get_or_init(|| crate::api::networking::EdgeReactor::start(&*self.0.scheduler))
+            .as_ref()
     }
 
     /// See [`RuntimeOptions::resolve`].

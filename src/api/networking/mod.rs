@@ -11,6 +11,7 @@
 
 mod addr;
 mod dns;
+mod edge;
 mod tcp;
 mod tls;
 mod tls_accept;
@@ -21,6 +22,7 @@ mod udp;
 // For the command line's host-override flag (same format as LUNATIC_RESOLVE).
 #[allow(unused_imports)]
 pub(crate) use dns::{parse_resolve_list, RESOLVE_ENV};
+pub(crate) use edge::Reactor as EdgeReactor;
 
 use super::{fail_with, guest, Table};
 use crate::engine::HostFunctions;
