@@ -347,7 +347,7 @@ impl Runtime {
 
     /// The watch that wakes processes idle for `compact_idle_after`; none
     /// in deterministic mode, whose timers follow virtual time.
-    pub(crate) fn idle_watch(&self) -> Option<Arc<crate::process::IdleWatch>> {
+    pub(crate) fn idle_watch(&self) -> Option<&Arc<crate::process::IdleWatch>> {
         self.0
             .idle_watch
             .get_or_init(|| {
@@ -357,7 +357,7 @@ impl Runtime {
                 }
                 crate::process::IdleWatch::start(delay).ok()
             })
-            .clone()
+            .as_ref()
     }
 
     /// Charges `bytes` of uncompacted idle memory against the compaction
