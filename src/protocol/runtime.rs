@@ -78,6 +78,9 @@ struct Inner {
     trace: Option<Arc<crate::replay::Trace>>,
     /// Linear-memory bytes of parked processes waiting to be compacted.
     compact_pending: AtomicUsize,
+    /// Runtime-wide state of host modules, one per type (see
+    /// [`Runtime::shared`]).
+    shared: std::sync::Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
     /// Linear memory of all processes, against `max_total_memory`.
     memory: Arc<super::limits::MemoryBudget>,
     /// Wakes processes idle long enough to compact (threaded scheduler).
@@ -120,6 +123,7 @@ impl Runtime {
             trace,
             compact_pending: AtomicUsize::new(0),
             memory: Arc::new(super::limits::MemoryBudget::new(options.max_total_memory)),
+            shared: std::sync::Mutex::new(Vec::new()),
             idle_watch: std::sync::OnceLock::new(),
         }))
     }
@@ -157,7 +161,7 @@ impl Runtime {
 
     /// The watch that wakes processes idle for `compact_idle_after`; none
     /// in deterministic mode, whose timers follow virtual time.
-    pub(crate) fn idle_watch(&self) -> Option<Arc<crate::scheduler::IdleWatch>> {
+    pub(crate) fn idle_watch(&self) -> Option<&Arc<crate::scheduler::IdleWatch>> {
         self.0
             .idle_watch
             .get_or_init(|| {
@@ -167,7 +171,7 @@ impl Runtime {
                 }
                 crate::scheduler::IdleWatch::start(delay).ok()
             })
-            .clone()
+            .as_ref()
     }
 
     /// Charges `bytes` of uncompacted idle memory against the compaction
@@ -181,6 +185,19 @@ impl Runtime {
             })
             .ok()
             .map(|_| CompactCharge { runtime: self.clone(), bytes })
+    }
+
+    /// The runtime-wide state of type `T` a host module keeps (networking's
+    /// epoll instance), made by `make` at first use. Looked up under a lock:
+    /// callers keep what they get rather than ask per call.
+    pub(crate) fn shared<T: std::any::Any + Send + Sync>(&self, make: impl FnOnce(&Runtime) -> T) -> Arc<T> {
+        let mut shared = self.0.shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(found) = shared.iter().find_map(|s| s.clone().downcast::<T>().ok()) {
+            return found;
+        }
+        let made = Arc::new(make(self));
+        shared.push(made.clone());
+        made
     }
 
     /// The runtime-wide linear-memory budget (see

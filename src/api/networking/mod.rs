@@ -11,6 +11,7 @@
 
 mod addr;
 mod dns;
+mod edge;
 mod tcp;
 mod tls;
 mod tls_accept;
@@ -21,6 +22,14 @@ mod udp;
 // For the command line's host-override flag (same format as LUNATIC_RESOLVE).
 #[allow(unused_imports)]
 pub(crate) use dns::{parse_resolve_list, RESOLVE_ENV};
+pub(crate) use edge::Reactor as EdgeReactor;
+
+/// The runtime's epoll instance TCP reads wait in (threaded scheduler on
+/// Linux/Android only), made at the first read.
+fn edge_reactor(runtime: &crate::protocol::Runtime) -> Option<Arc<EdgeReactor>> {
+    struct Edge(Option<Arc<EdgeReactor>>);
+    runtime.shared(|runtime| Edge(EdgeReactor::start(runtime.scheduler()))).0.clone()
+}
 
 use super::fail_with;
 use crate::protocol::{guest, Table};

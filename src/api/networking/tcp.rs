@@ -1,7 +1,7 @@
 //! TCP listeners and streams (18 functions).
 
 use super::{
-    addr, check_out, direct_io, for_world, gather, guest, no_answer, report, report_accepted, report_addr,
+    addr, check_out, direct_io, edge, for_world, gather, guest, no_answer, report, report_accepted, report_addr,
     report_read, timer, wait_on, would_wait, Outcome, Sock, TcpStream, Timeout, M, MAX_READ, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
@@ -11,7 +11,7 @@ use async_io::Async;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use wasmi::{Caller, Error, Val};
 
 /// One TCP connection and the timeouts all its handles share.
@@ -22,6 +22,9 @@ pub(crate) struct Shared {
     peek_timeout: Timeout,
     /// The last read returned less than asked: the socket was empty then.
     drained: AtomicBool,
+    /// The stream's registration for edge-triggered reads, made at the
+    /// first read that can use it (`None` inside: it cannot).
+    edge: OnceLock<Option<Arc<edge::Source>>>,
 }
 
 impl Shared {
@@ -32,6 +35,7 @@ impl Shared {
             write_timeout: Timeout::default(),
             peek_timeout: Timeout::default(),
             drained: AtomicBool::new(false),
+            edge: OnceLock::new(),
         }
     }
 }
@@ -228,6 +232,85 @@ fn tcp_write_vectored(
     }))
 }
 
+thread_local! {
+    /// Where an edge-triggered read lands before it is copied out (each
+    /// worker thread has one, so a waiting connection holds no buffer).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; MAX_READ]);
+}
+
+/// Reads `socket` into the front of `buf` (at most `MAX_READ` bytes), or
+/// `None` if it is empty; keeps `edge`'s readiness up to date: "may have
+/// data" goes when the socket was found empty since `seen` (would block, or
+/// a short read; not at the end of the stream, which stays readable).
+fn read_edge(
+    socket: &std::net::TcpStream,
+    edge: &edge::Source,
+    seen: edge::Snapshot,
+    buf: &mut [u8],
+) -> Option<std::io::Result<usize>> {
+    match (&*socket).read(buf) {
+        Err(e) if would_wait(&e) => {
+            edge.clear(seen);
+            None
+        }
+        Ok(n) => {
+            if n > 0 && n < buf.len() {
+                edge.clear(seen);
+            }
+            Some(Ok(n))
+        }
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// `tcp_read` through the runtime's edge-triggered reactor (see
+/// [`edge`]): no system call when the socket is known to be empty, none to
+/// re-arm a wait; data that is there goes straight into guest memory.
+#[allow(clippy::too_many_arguments)]
+fn edge_read(
+    state: &mut ProcessState,
+    memory: &mut [u8],
+    shared: Arc<Shared>,
+    edge: Arc<edge::Source>,
+    id: i64,
+    buf_ptr: u32,
+    buf_len: i32,
+    out_ptr: u32,
+    timeout: u64,
+) -> Result<i32, Error> {
+    let len = (buf_len as u32 as usize).min(MAX_READ);
+    let seen = edge.snapshot();
+    // With a timeout the call tries once whatever the readiness says (a
+    // zero timeout must still find data that just came in).
+    if seen.ready() || timeout != u64::MAX {
+        let target = guest::bytes_mut(memory, buf_ptr, len as u32)?;
+        let read = match shared.stream.get() {
+            Ok(socket) => read_edge(socket.get_ref(), &edge, seen, target),
+            Err(e) => Some(Err(e)),
+        };
+        if let Some(read) = read {
+            return Outcome::from_io(Some(read), |n| n as u64).write(memory, state, out_ptr);
+        }
+    }
+    let timer = timer(state.runtime.scheduler(), timeout);
+    let read = async move {
+        let socket = shared.stream.get()?;
+        loop {
+            std::future::poll_fn(|cx| edge.poll_ready(cx)).await;
+            let seen = edge.snapshot();
+            let read = SCRATCH.with_borrow_mut(|scratch| {
+                read_edge(socket.get_ref(), &edge, seen, &mut scratch[..len])
+                    .map(|read| read.map(|n| scratch[..n].to_vec()))
+            });
+            if let Some(read) = read {
+                return read;
+            }
+        }
+    };
+    let call = || Call::new("tcp_read").arg(id).arg(len);
+    Err(wait_on(state, call, timer, read, move |read| report_read(buf_ptr, out_ptr, read)))
+}
+
 /// `tcp_read` and `tcp_peek` (a real peek: the data stays in the socket).
 fn tcp_read(
     mut caller: Caller<'_, ProcessState>,
@@ -244,6 +327,16 @@ fn tcp_read(
     check_out(memory, out_ptr, 8)?;
     let timeout = if peek { &shared.peek_timeout } else { &shared.read_timeout };
     let timeout = timeout.get();
+    if !peek && direct_io(state) {
+        let edge = shared.edge.get_or_init(|| {
+            let reactor = super::edge_reactor(&state.runtime)?;
+            reactor.register(shared.stream.get().ok()?)
+        });
+        if let Some(edge) = edge.clone() {
+            return edge_read(state, memory, shared, edge, id, buf_ptr, buf_len, out_ptr, timeout);
+        }
+    }
+
     // Whether the socket is known to be empty, so the wait should start
     // with waiting: trying first would be one failed system call more.
     let mut wait_first = false;
