@@ -84,3 +84,10 @@ pub use protocol::{
 };
 pub use runner::{run, RunOptions};
 pub use scheduler::{BoxFuture, Deterministic, Scheduler, SchedulerKind, Threaded};
+
+// The embedding API (facade layer): the crate's public face for apps.
+mod embed;
+pub use embed::{
+    Builder, EmbedError, ErrorKind, HostCall, Lunatic, Mailbox, Module, Process, ShutdownReport,
+    Subscription, Trap, ValType, Value,
+};
