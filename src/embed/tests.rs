@@ -250,11 +250,12 @@ fn pause_holds_processes_until_resume() {
     mailbox.register("app").unwrap();
     let module = lunatic.load(TELL_APP.as_bytes()).unwrap();
     lunatic.pause();
-    lunatic.spawn_with(&module, "main", &[Value::I64(7)], ProcessConfig::default()).unwrap();
+    let teller = lunatic.spawn_with(&module, "main", &[Value::I64(7)], ProcessConfig::default()).unwrap();
     let held = mailbox.receive_blocking(Some(Duration::from_millis(300))).unwrap_err();
     assert_eq!(held.kind(), ErrorKind::Timeout);
     lunatic.resume();
     assert_eq!(data(mailbox.receive_blocking(Some(WAIT)).unwrap()).0, 7);
+    assert_eq!(teller.wait_blocking(Some(WAIT)).unwrap(), Exit::Returned);
     // A looping process paused mid-run stops at the end of its slice and
     // can still be killed by a shutdown.
     let looping = lunatic.load(LOOP.as_bytes()).unwrap();
