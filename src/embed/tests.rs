@@ -279,3 +279,41 @@ fn config_limits_apply_to_spawned_processes() {
     small.max_memory = 65536;
     assert_eq!(lunatic.spawn(&big, "main", small).unwrap_err().kind(), ErrorKind::Spawn);
 }
+
+#[test]
+fn config_args_env_and_preopens_reach_the_guest() {
+    // Sends (argc * 100 + env count * 10 + preopen found) as a tag to the
+    // process whose ID it is given; descriptor 3 is the first preopen.
+    let guest = r#"(module
+      (import "wasi_snapshot_preview1" "args_sizes_get" (func $args (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "environ_sizes_get" (func $envs (param i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))
+      (import "lunatic::message" "create_data" (func $create (param i64 i64)))
+      (import "lunatic::message" "send" (func $send (param i64) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "main") (param $to i64)
+        (drop (call $args (i32.const 0) (i32.const 8)))
+        (drop (call $envs (i32.const 16) (i32.const 24)))
+        (call $create
+          (i64.extend_i32_u
+            (i32.add
+              (i32.add (i32.mul (i32.load (i32.const 0)) (i32.const 100))
+                       (i32.mul (i32.load (i32.const 16)) (i32.const 10)))
+              (i32.eqz (call $prestat (i32.const 3) (i32.const 32)))))
+          (i64.const 0))
+        (drop (call $send (local.get $to)))))"#;
+    let lunatic = runtime();
+    let mailbox = lunatic.mailbox().unwrap();
+    let module = lunatic.load(guest.as_bytes()).unwrap();
+    let dir = std::env::temp_dir();
+    let mut config = ProcessConfig::default();
+    config.args = vec!["app".into(), "one".into(), "two".into()];
+    config.envs = vec![("A".into(), "1".into()), ("B".into(), "2".into())];
+    config.preopens = vec![crate::protocol::Preopen::new(&dir, "/tmp")];
+    let to = [Value::I64(mailbox.id() as i64)];
+    lunatic.spawn_with(&module, "main", &to, config).unwrap();
+    assert_eq!(data(mailbox.receive_blocking(Some(WAIT)).unwrap()).0, 321);
+    // The default config: nothing.
+    lunatic.spawn_with(&module, "main", &to, ProcessConfig::default()).unwrap();
+    assert_eq!(data(mailbox.receive_blocking(Some(WAIT)).unwrap()).0, 0);
+}
