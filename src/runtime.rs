@@ -25,12 +25,26 @@ impl Runtime {
         world: Option<Arc<crate::replay::World>>,
         trace: Option<Arc<crate::replay::Trace>>,
     ) -> Self {
+        Self::assemble(scheduler, options, world, trace, &mut |_| Ok(()))
+            .expect("the built-in host functions are defined once each")
+    }
+
+    /// Assembles a runtime whose engine also has the functions `extend`
+    /// registers (an embedding app's, see `embed::Builder::host_function`).
+    pub(crate) fn assemble(
+        scheduler: Arc<dyn Scheduler>,
+        options: RuntimeOptions,
+        world: Option<Arc<crate::replay::World>>,
+        trace: Option<Arc<crate::replay::Trace>>,
+        extend: &mut dyn FnMut(&mut HostFunctions<ProcessState>) -> Result<(), String>,
+    ) -> Result<Self, String> {
         let mut host = HostFunctions::<ProcessState>::new(trace.is_some());
         crate::api::add_to_linker(&mut host);
         crate::wasi::add_to_linker(&mut host);
         #[cfg(test)]
         crate::tests::host_panic::add_to_linker(&mut host);
-        Runtime::from_parts(
+        extend(&mut host)?;
+        Ok(Runtime::from_parts(
             host.finish(),
             CONTEXTS.to_vec(),
             crate::process::prepare,
@@ -38,6 +52,6 @@ impl Runtime {
             options,
             world,
             trace,
-        )
+        ))
     }
 }

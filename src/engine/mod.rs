@@ -115,6 +115,49 @@ impl<T: StoreData> HostFunctions<T> {
         self.signatures.insert((module.to_string(), name.to_string()), ty);
     }
 
+    /// Adds `module::name` with a signature known only at run time (an
+    /// embedding app's function), wrapped like [`HostFunctions::func`]:
+    /// charged fuel, traced, and a panic in it traps only the caller. An
+    /// error (not a panic) when the name is taken: the app chose it.
+    pub(crate) fn func_dynamic<F>(
+        &mut self,
+        module: &str,
+        name: &str,
+        ty: FuncType,
+        func: F,
+    ) -> Result<(), String>
+    where
+        F: Fn(&mut wasmi::Caller<'_, T>, &[wasmi::Val], &mut [wasmi::Val]) -> Result<(), wasmi::Error>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let key = (module.to_string(), name.to_string());
+        if self.signatures.contains_key(&key) {
+            return Err(format!("host function {module}::{name} is already defined"));
+        }
+        let what: Box<str> = format!("host function {module}::{name}").into();
+        // Trace lines name calls by a `&'static str`: one leak per app
+        // function, made once when the runtime is built.
+        let traced_name: Option<&'static str> =
+            self.traced.then(|| &*Box::leak(name.to_string().into_boxed_str()));
+        self.linker
+            .func_new(module, name, ty.clone(), move |mut caller, params, results| {
+                if let Some(name) = traced_name {
+                    caller.data_mut().note_host_call(name);
+                }
+                charge(&mut caller, HOST_CALL_FUEL + take_moved_fuel());
+                let call = std::panic::AssertUnwindSafe(|| func(&mut caller, params, results));
+                match std::panic::catch_unwind(call) {
+                    Ok(result) => result,
+                    Err(payload) => Err(host_panicked(&what, &*payload)),
+                }
+            })
+            .map_err(|e| format!("cannot define host function {module}::{name}: {e}"))?;
+        self.signatures.insert(key, ty);
+        Ok(())
+    }
+
     /// The engine that compiles modules against these functions.
     pub(crate) fn finish(self) -> Engine<T> {
         Engine {

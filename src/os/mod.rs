@@ -13,6 +13,7 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod compact;
+pub(crate) mod ffi;
 mod pool;
 pub(crate) mod sqlite;
 

@@ -82,6 +82,11 @@ impl Environment {
         self.shard(id).read().unwrap().get(&id).cloned()
     }
 
+    /// Every live process (a snapshot), e.g. to stop them all.
+    pub(crate) fn handles(&self) -> Vec<ProcessHandle> {
+        self.shards.iter().flat_map(|s| s.read().unwrap().values().cloned().collect::<Vec<_>>()).collect()
+    }
+
     /// Number of live processes.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().unwrap().len()).sum()

@@ -1,0 +1,180 @@
+//! The app's own host functions: declared with a signature at build time,
+//! called with the guest's arguments and a [`HostCall`] that reaches the
+//! calling process's memory (bounds-checked) and identity.
+
+use crate::protocol::{guest, ProcessState};
+use std::sync::Arc;
+
+/// A Wasm value type an app's host function takes or returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValType {
+    /// 32-bit integer (also pointers and lengths into guest memory).
+    I32,
+    /// 64-bit integer (process IDs, tags).
+    I64,
+    /// 32-bit float.
+    F32,
+    /// 64-bit float.
+    F64,
+}
+
+impl ValType {
+    fn wasmi(self) -> wasmi::ValType {
+        match self {
+            ValType::I32 => wasmi::ValType::I32,
+            ValType::I64 => wasmi::ValType::I64,
+            ValType::F32 => wasmi::ValType::F32,
+            ValType::F64 => wasmi::ValType::F64,
+        }
+    }
+}
+
+/// A Wasm value passed to or returned from an app's host function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    /// A 32-bit integer.
+    I32(i32),
+    /// A 64-bit integer.
+    I64(i64),
+    /// A 32-bit float.
+    F32(f32),
+    /// A 64-bit float.
+    F64(f64),
+}
+
+impl Value {
+    /// Its type.
+    pub fn ty(&self) -> ValType {
+        match self {
+            Value::I32(_) => ValType::I32,
+            Value::I64(_) => ValType::I64,
+            Value::F32(_) => ValType::F32,
+            Value::F64(_) => ValType::F64,
+        }
+    }
+
+    fn from_wasmi(value: &wasmi::Val) -> Option<Self> {
+        Some(match value {
+            wasmi::Val::I32(v) => Value::I32(*v),
+            wasmi::Val::I64(v) => Value::I64(*v),
+            wasmi::Val::F32(v) => Value::F32(f32::from(*v)),
+            wasmi::Val::F64(v) => Value::F64(f64::from(*v)),
+            _ => return None,
+        })
+    }
+
+    pub(super) fn to_wasmi(self) -> wasmi::Val {
+        match self {
+            Value::I32(v) => wasmi::Val::I32(v),
+            Value::I64(v) => wasmi::Val::I64(v),
+            Value::F32(v) => wasmi::Val::F32(v.into()),
+            Value::F64(v) => wasmi::Val::F64(v.into()),
+        }
+    }
+}
+
+/// The guest process calling an app's host function, with bounds-checked
+/// access to its linear memory. Every error it returns is meant to be
+/// passed on with `?`: the call then traps (only that process ends, and
+/// whoever is linked to it or monitors it is told).
+pub struct HostCall<'a, 'b> {
+    caller: &'a mut wasmi::Caller<'b, ProcessState>,
+}
+
+/// Ends the calling process with a trap carrying this message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trap(pub String);
+
+impl Trap {
+    /// A trap with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Trap(message.into())
+    }
+}
+
+impl std::fmt::Display for Trap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Trap {}
+
+impl From<wasmi::Error> for Trap {
+    fn from(error: wasmi::Error) -> Self {
+        Trap(crate::errors::one_line(&error))
+    }
+}
+
+impl HostCall<'_, '_> {
+    /// The calling process's ID.
+    pub fn process_id(&self) -> u64 {
+        self.caller.data().handle.id()
+    }
+
+    /// Copies `len` bytes at `ptr` out of the caller's memory; a trap if
+    /// they are not all inside it.
+    pub fn read(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>, Trap> {
+        let (memory, _) = guest::memory_and_state(&mut *self.caller)?;
+        Ok(guest::bytes(memory, ptr, len)?.to_vec())
+    }
+
+    /// The UTF-8 text of `len` bytes at `ptr`; a trap if out of bounds or
+    /// not UTF-8.
+    pub fn read_str(&mut self, ptr: u32, len: u32) -> Result<String, Trap> {
+        let (memory, _) = guest::memory_and_state(&mut *self.caller)?;
+        Ok(guest::str(memory, ptr, len)?.to_string())
+    }
+
+    /// Writes `data` at `ptr` in the caller's memory; a trap if it does not
+    /// fit.
+    pub fn write(&mut self, ptr: u32, data: &[u8]) -> Result<(), Trap> {
+        let (memory, _) = guest::memory_and_state(&mut *self.caller)?;
+        Ok(guest::write(memory, ptr, data)?)
+    }
+}
+
+/// An app's host function as the builder keeps it until the engine is made.
+pub(super) struct AppFunction {
+    pub(super) namespace: String,
+    pub(super) name: String,
+    pub(super) params: Vec<ValType>,
+    pub(super) results: Vec<ValType>,
+    pub(super) func: Arc<HostFunc>,
+}
+
+/// The signature of an app's host function body.
+pub(super) type HostFunc = dyn Fn(&mut HostCall<'_, '_>, &[Value]) -> Result<Vec<Value>, Trap> + Send + Sync;
+
+/// Registers `function` with the engine being built.
+pub(super) fn define(
+    host: &mut crate::engine::HostFunctions<ProcessState>,
+    function: &AppFunction,
+) -> Result<(), String> {
+    let ty = wasmi::FuncType::new(
+        function.params.iter().map(|t| t.wasmi()),
+        function.results.iter().map(|t| t.wasmi()),
+    );
+    let func = function.func.clone();
+    let expected = function.results.clone();
+    let what = format!("{}::{}", function.namespace, function.name);
+    host.func_dynamic(&function.namespace, &function.name, ty, move |caller, params, results| {
+        // wasmi checked the arguments against the signature already.
+        let args: Vec<Value> = params.iter().filter_map(Value::from_wasmi).collect();
+        let mut call = HostCall { caller };
+        let returned = func(&mut call, &args).map_err(|trap| wasmi::Error::new(trap.0))?;
+        // The app's function must return what it declared: a mismatch is
+        // the app's bug, reported as a trap of the caller, not a panic.
+        if returned.len() != expected.len()
+            || returned.iter().zip(&expected).any(|(value, ty)| value.ty() != *ty)
+        {
+            return Err(wasmi::Error::new(format!(
+                "host function {what} returned {returned:?}, but its signature declares {expected:?}"
+            )));
+        }
+        for (slot, value) in results.iter_mut().zip(returned) {
+            *slot = value.to_wasmi();
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,164 @@
+/* lunatic.h: the C API of lunatic-wasmi, an interpreter-first Lunatic
+ * runtime (link liblunatic_wasmi.a; on Linux also -lpthread -ldl -lm).
+ *
+ * Conventions:
+ *  - Every function returns 0 (LUNATIC_OK) or an error code below, and
+ *    leaves a message for lunatic_last_error() on the calling thread.
+ *  - Handles are opaque and freed by their _free function, once; freeing
+ *    NULL is allowed. A handle may be used from any thread, but not from
+ *    two threads at once, except the runtime and mailbox handles, which are
+ *    thread-safe.
+ *  - Pointer arguments are NULL or valid for the given length for the
+ *    duration of the call; strings are NUL-terminated UTF-8.
+ *  - No Rust panic ever crosses into C (it becomes LUNATIC_INTERNAL).
+ *    Callbacks must return normally (no longjmp, no C++ exceptions).
+ *
+ * This file is checked against src/embed/capi.rs by a test (cargo test
+ * --lib capi_header): a function added there must be declared here.
+ */
+#ifndef LUNATIC_H
+#define LUNATIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes. */
+#define LUNATIC_OK 0
+#define LUNATIC_INVALID_ARGUMENT 1
+#define LUNATIC_LOAD 2
+#define LUNATIC_SPAWN 3
+#define LUNATIC_NOT_FOUND 4
+#define LUNATIC_TIMEOUT 5
+#define LUNATIC_SHUT_DOWN 6
+#define LUNATIC_INTERNAL 7
+
+/* Message kinds (as the guest's receive returns them). */
+#define LUNATIC_MESSAGE_DATA 0
+#define LUNATIC_MESSAGE_LINK_DIED 1
+#define LUNATIC_MESSAGE_PROCESS_DIED 2
+
+/* How a process ended (lunatic_wait). */
+#define LUNATIC_EXIT_RETURNED 0
+#define LUNATIC_EXIT_EXITED 1
+#define LUNATIC_EXIT_TRAPPED 2
+#define LUNATIC_EXIT_KILLED 3
+#define LUNATIC_EXIT_LINK_FAILED 4
+#define LUNATIC_EXIT_OUT_OF_FUEL 5
+
+/* Permission bits of lunatic_config. */
+#define LUNATIC_CAN_COMPILE_MODULES 1u
+#define LUNATIC_CAN_CREATE_CONFIGS 2u
+#define LUNATIC_CAN_SPAWN_PROCESSES 4u
+
+typedef struct lunatic_builder lunatic_builder;
+typedef struct lunatic_runtime lunatic_runtime;
+typedef struct lunatic_module lunatic_module;
+typedef struct lunatic_mailbox lunatic_mailbox;
+typedef struct lunatic_message lunatic_message;
+typedef struct lunatic_subscription lunatic_subscription;
+/* A guest's call of a host function, valid only during the callback. */
+typedef void lunatic_call;
+
+/* Limits and permissions of a spawned process (NULL: all defaults). */
+typedef struct lunatic_config {
+    uint64_t max_memory;  /* bytes of linear memory; 0: 4 GiB */
+    uint64_t max_fuel;    /* in units of 100 000; 0: unlimited */
+    uint32_t permissions; /* LUNATIC_CAN_* bits; 0: none */
+} lunatic_config;
+
+/* A host function. params holds the guest's arguments (i32 sign-extended),
+ * results has room for the declared results (an i32 result takes the low
+ * 32 bits). Return 0; anything else traps the calling process (only it:
+ * its links and monitors are told). Runs on a runtime thread inside the
+ * guest's call: return quickly, never block. */
+typedef int32_t (*lunatic_host_fn)(void *user_data, lunatic_call *call,
+                                   const int64_t *params, size_t params_len,
+                                   int64_t *results, size_t results_len);
+
+/* Called with each message on a runtime thread; the message is valid
+ * during the call only (do not free it). */
+typedef void (*lunatic_message_fn)(void *user_data, const lunatic_message *message);
+
+/* The message of this thread's last failed call ("" after a success). */
+const char *lunatic_last_error(void);
+
+/* Building a runtime. */
+int32_t lunatic_builder_new(lunatic_builder **out_builder);
+int32_t lunatic_builder_threads(lunatic_builder *builder, uint32_t threads);
+int32_t lunatic_builder_fuel_slice(lunatic_builder *builder, uint64_t fuel);
+/* params and results are strings of type letters: 'i' (i32), 'I' (i64),
+ * e.g. "ii" and "I". user_data is passed back to func, from any thread. */
+int32_t lunatic_builder_host_function(lunatic_builder *builder, const char *namespace_,
+                                      const char *name, const char *params,
+                                      const char *results, lunatic_host_fn func,
+                                      void *user_data);
+int32_t lunatic_builder_free(lunatic_builder *builder);
+/* Consumes (frees) the builder, whether it succeeds or not. */
+int32_t lunatic_builder_build(lunatic_builder *builder, lunatic_runtime **out_runtime);
+
+/* Inside a host function: the caller and its memory (bounds-checked; a
+ * failed access makes the call trap when the callback returns). */
+int32_t lunatic_call_process_id(lunatic_call *call, uint64_t *out_id);
+int32_t lunatic_call_read(lunatic_call *call, uint32_t ptr, uint8_t *buf, uint32_t len);
+int32_t lunatic_call_write(lunatic_call *call, uint32_t ptr, const uint8_t *buf, uint32_t len);
+
+/* Modules: Wasm binary (or text) bytes; the ID is a hash of the bytes. */
+int32_t lunatic_load(const lunatic_runtime *runtime, const uint8_t *bytes, size_t len,
+                     lunatic_module **out_module);
+int32_t lunatic_module_id(const lunatic_module *module, uint64_t *out_id);
+int32_t lunatic_module_free(lunatic_module *module);
+
+/* Processes. params: one int64_t per parameter of the export (i32 or
+ * i64 parameters only). */
+int32_t lunatic_spawn(const lunatic_runtime *runtime, const lunatic_module *module,
+                      const char *entry, const lunatic_config *config,
+                      const int64_t *params, size_t params_len, uint64_t *out_id);
+int32_t lunatic_kill(const lunatic_runtime *runtime, uint64_t id);
+/* Waits for a process lunatic_spawn started (timeout_ms < 0: forever).
+ * out_how: LUNATIC_EXIT_*; out_code: its exit status (0, the proc_exit
+ * code, or 101). After a trap, lunatic_last_error() gives its text.
+ * Either out-pointer may be NULL. */
+int32_t lunatic_wait(const lunatic_runtime *runtime, uint64_t id, int64_t timeout_ms,
+                     int32_t *out_how, int32_t *out_code);
+
+/* Native mailboxes: process IDs owned by the app. */
+int32_t lunatic_mailbox_new(const lunatic_runtime *runtime, lunatic_mailbox **out_mailbox);
+int32_t lunatic_mailbox_id(const lunatic_mailbox *mailbox, uint64_t *out_id);
+int32_t lunatic_mailbox_register(const lunatic_mailbox *mailbox, const char *name);
+int32_t lunatic_mailbox_send(const lunatic_mailbox *mailbox, uint64_t to, int64_t tag,
+                             const uint8_t *data, size_t len);
+/* timeout_ms < 0: wait for ever. Free the message with lunatic_message_free. */
+int32_t lunatic_mailbox_receive(const lunatic_mailbox *mailbox, int64_t timeout_ms,
+                                lunatic_message **out_message);
+int32_t lunatic_mailbox_on_message(const lunatic_mailbox *mailbox, lunatic_message_fn func,
+                                   void *user_data, lunatic_subscription **out_subscription);
+int32_t lunatic_subscription_free(lunatic_subscription *subscription);
+int32_t lunatic_mailbox_link(const lunatic_mailbox *mailbox, uint64_t id, int64_t tag);
+int32_t lunatic_mailbox_monitor(const lunatic_mailbox *mailbox, uint64_t id);
+int32_t lunatic_mailbox_free(lunatic_mailbox *mailbox);
+
+/* Messages. Any out-pointer may be NULL; out_data stays valid until the
+ * message is freed. */
+int32_t lunatic_message_info(const lunatic_message *message, int32_t *out_kind,
+                             int64_t *out_tag, uint64_t *out_process_id,
+                             const uint8_t **out_data, size_t *out_len);
+int32_t lunatic_message_free(lunatic_message *message);
+
+/* Pausing (an app going to the background) and shutting down. */
+int32_t lunatic_pause(const lunatic_runtime *runtime);
+int32_t lunatic_resume(const lunatic_runtime *runtime);
+/* Kills every process, waits up to timeout_ms for them to end, closes
+ * every mailbox. out_killed (may be NULL): processes killed. */
+int32_t lunatic_shutdown(const lunatic_runtime *runtime, uint64_t timeout_ms,
+                         uint64_t *out_killed);
+int32_t lunatic_runtime_free(lunatic_runtime *runtime);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LUNATIC_H */
