@@ -237,46 +237,29 @@ fn spawn_options(
 /// An instantiated child and the task that runs it, or why it failed.
 type Prepared = anyhow::Result<(protocol::ProcessHandle, BoxFuture<()>)>;
 
-/// A child being instantiated.
-enum Instantiation {
-    /// Done in place.
-    Done(Prepared),
-    /// Its module has a start section, which may run guest code for a long
-    /// time (up to the start section's fuel): done on the blocking pool while
-    /// the spawning process waits, not on an executor thread.
-    Offloaded(BoxFuture<Prepared>),
-}
-
-/// Instantiates the child described by `options`; `may_wait` says whether
-/// the caller can suspend (it cannot in a completion).
-fn instantiate(state: &ProcessState, options: SpawnOptions, may_wait: bool) -> Instantiation {
-    let runtime = state.runtime.clone();
-    let env = state.env.clone();
-    if !may_wait || !options.module.has_start() || runtime.scheduler().inline_blocking() {
-        return Instantiation::Done(runtime.prepare(&env, options));
-    }
-    let scheduler = runtime.scheduler_arc();
-    Instantiation::Offloaded(Box::pin(async move {
-        crate::scheduler::unblock(&*scheduler, move || runtime.prepare(&env, options)).await
-    }))
-}
-
-/// Suspends the spawner until its offloaded child is instantiated; `finish`
-/// then makes the host call's status.
-fn wait_for_child<F>(state: &mut ProcessState, work: BoxFuture<Prepared>, finish: F) -> Error
+/// Instantiates the child described by `options` and makes the host call's
+/// status with `finish`. A module with a start section may run guest code
+/// for a long time (up to the start section's fuel): it is instantiated on
+/// the blocking pool ([`protocol::offload`]) while the spawner waits, unless
+/// the caller cannot suspend (`may_wait` false: in a completion).
+fn instantiate<F>(
+    memory: &mut [u8],
+    state: &mut ProcessState,
+    options: SpawnOptions,
+    may_wait: bool,
+    finish: F,
+) -> Result<i32, Error>
 where
     F: FnOnce(&mut [u8], &mut ProcessState, Prepared) -> Result<i32, Error> + Send + 'static,
 {
-    suspend(
-        state,
-        Pending::Async(Box::pin(async move {
-            let prepared = work.await;
-            protocol::completion(move |ctx| {
-                let (memory, state) = guest::memory_and_state(ctx)?;
-                Ok(vec![Val::I32(finish(memory, state, prepared)?)])
-            })
-        })),
-    )
+    let runtime = state.runtime.clone();
+    let env = state.env.clone();
+    // (A deterministic scheduler would run it inline anyway: no suspension.)
+    if may_wait && options.module.has_start() && !runtime.scheduler().inline_blocking() {
+        return protocol::offload(memory, state, move || runtime.prepare(&env, options), finish)?;
+    }
+    let prepared = runtime.prepare(&env, options);
+    finish(memory, state, prepared)
 }
 
 /// Takes an instantiated child into the spawning process: it starts when
@@ -319,10 +302,7 @@ fn spawn(
             Err(error) => fail_with(memory, state, id_ptr as u32, error),
         }
     };
-    match instantiate(state, options, true) {
-        Instantiation::Done(prepared) => finish(memory, state, prepared),
-        Instantiation::Offloaded(work) => Err(wait_for_child(state, work, finish)),
-    }
+    instantiate(memory, state, options, true, finish)
 }
 
 /// The arguments of `get_or_spawn` besides the name, kept for a retry when
@@ -446,10 +426,7 @@ fn named_spawn(
             }
         }
     };
-    match instantiate(state, options, may_wait) {
-        Instantiation::Done(prepared) => finish(memory, state, prepared).map(Ok),
-        Instantiation::Offloaded(work) => Err(wait_for_child(state, work, finish)),
-    }
+    instantiate(memory, state, options, may_wait, finish).map(Ok)
 }
 
 fn sleep_ms(mut caller: Caller<'_, ProcessState>, millis: i64) -> Result<(), Error> {
