@@ -61,7 +61,7 @@ struct State {
 }
 
 impl State {
-    fn apply(&mut self, signals: impl IntoIterator<Item = Signal>) {
+    fn apply(&mut self, handle: &ProcessHandle, signals: impl IntoIterator<Item = Signal>) {
         for signal in signals {
             match signal {
                 Signal::Message(message) => {
@@ -71,7 +71,10 @@ impl State {
                     self.queue.push_back(message);
                 }
                 // The app owns this process; guests cannot end it.
-                Signal::Kill | Signal::MailboxOverflow(_) => {}
+                Signal::Kill => {}
+                // A message did not fit (it was dropped and counted): the
+                // mailbox takes messages again as soon as there is room.
+                Signal::MailboxOverflow(_) => handle.mailbox_budget().reopen(),
                 Signal::Link { from, tag } => {
                     self.links.insert(from.id(), (tag, from));
                 }
@@ -99,8 +102,10 @@ impl Inner {
     pub(super) fn new(
         env: &Arc<Environment>,
         scheduler: Arc<dyn crate::scheduler::Scheduler>,
+        max_size: u64,
     ) -> Arc<Self> {
         let handle = ProcessHandle::new(env.next_process_id());
+        handle.mailbox_budget().set_limit(max_size);
         env.insert(handle.clone());
         Arc::new(Self { handle, env: env.clone(), scheduler, state: Mutex::default() })
     }
@@ -113,13 +118,15 @@ impl Inner {
         let mut state = self.state();
         loop {
             if let Some(message) = state.queue.pop_front() {
+                // Charged by its sender, from its send until now.
+                self.handle.mailbox_budget().give_back(message.cost());
                 return Poll::Ready(Ok(message));
             }
             if state.closed {
                 return Poll::Ready(Err(EmbedError::new(ErrorKind::ShutDown, "the mailbox is closed")));
             }
             match self.handle.poll_signals(cx) {
-                Poll::Ready(signals) => state.apply(signals),
+                Poll::Ready(signals) => state.apply(&self.handle, signals),
                 Poll::Pending => {
                     state.receiver = Some(cx.waker().clone());
                     return Poll::Pending;
@@ -281,6 +288,41 @@ impl Mailbox {
             }
             None => died(),
         }
+    }
+
+    /// Sets the most bytes of messages that may wait here (received by
+    /// nobody yet), counted as for a process's `max_mailbox_size`: each
+    /// data message's buffer plus a fixed overhead of 192 bytes.
+    /// Signals (link and monitor notices) are not counted. A message that
+    /// does not fit is dropped and counted ([`Mailbox::dropped`]); the
+    /// sender is not told (a send never fails or waits, as between
+    /// processes), and the mailbox takes messages again as soon as the app
+    /// has received enough to make room. Unlike a process, which is killed
+    /// when its mailbox overflows, the app's mailbox stays: the app decides
+    /// what a lost message means.
+    ///
+    /// ```
+    /// use lunatic_wasmi::Lunatic;
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let (app, sender) = (lunatic.mailbox()?, lunatic.mailbox()?);
+    /// app.set_max_size(4096);
+    /// for _ in 0..3 {
+    ///     sender.send(app.id(), 1, &[0; 1500]);
+    /// }
+    /// assert!(app.try_receive().is_some() && app.try_receive().is_some());
+    /// assert!(app.try_receive().is_none(), "the third did not fit");
+    /// assert_eq!(app.dropped(), 1);
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
+    pub fn set_max_size(&self, bytes: u64) {
+        self.0.handle.mailbox_budget().set_limit(bytes);
+    }
+
+    /// Messages dropped so far because they did not fit (see
+    /// [`Mailbox::set_max_size`]).
+    pub fn dropped(&self) -> u64 {
+        self.0.handle.mailbox_budget().dropped()
     }
 
     /// Makes `name` refer to this mailbox in the registry (where guests
