@@ -153,6 +153,13 @@ impl Builder {
         self
     }
 
+    /// Bytes of linear memory all processes may hold together (`None`,
+    /// the default: no cap beyond each process's own `max_memory`).
+    pub fn max_total_memory(mut self, bytes: Option<u64>) -> Self {
+        self.options.max_total_memory = bytes;
+        self
+    }
+
     /// Every tunable at once.
     pub fn options(mut self, options: RuntimeOptions) -> Self {
         self.options = options;
@@ -774,6 +781,11 @@ impl Lunatic {
             sleep.await;
             Err(EmbedError::new(ErrorKind::Timeout, format!("not done after {timeout:?}")))
         }))?
+    }
+
+    /// Runs `task` on the runtime's scheduler (the C API's callbacks).
+    pub(crate) fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.0.scheduler.spawn(Box::pin(task));
     }
 
     /// Whether this runtime is deterministic (its processes run only
