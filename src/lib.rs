@@ -161,6 +161,6 @@ pub use scheduler::{BoxFuture, Deterministic, Scheduler, SchedulerKind, Threaded
 // The embedding API (facade layer): the crate's public face for apps.
 mod embed;
 pub use embed::{
-    Builder, EmbedError, ErrorKind, HostCall, Lunatic, Mailbox, Module, Process, ShutdownReport,
-    Subscription, Trap, ValType, Value,
+    Builder, EmbedError, ErrorKind, HostCall, Lunatic, Mailbox, Module, Process, Reply,
+    ShutdownReport, Subscription, Trap, ValType, Value,
 };

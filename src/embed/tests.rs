@@ -611,3 +611,43 @@ fn deterministic_runtime_runs_in_steps_and_repeats() {
     assert_eq!(sorted, vec![0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23]);
     assert_eq!(trace(3), first, "the same seed, the same order");
 }
+
+#[test]
+fn shutdown_then_drop_frees_the_runtime() {
+    // Everything that could hold the runtime: processes looping, parked in
+    // receive, and parked in an async host call whose future never ends; a
+    // callback subscription; an async receive in flight.
+    let lunatic = Lunatic::builder()
+        .threads(2)
+        .host_function_async("app", "never", &[], &[], |_, _| {
+            Ok(std::future::pending::<Result<Vec<Value>, Trap>>())
+        })
+        .build()
+        .unwrap();
+    let never = lunatic
+        .load(br#"(module (import "app" "never" (func $never)) (func (export "main") (call $never)))"#)
+        .unwrap();
+    let looping = lunatic.load(LOOP.as_bytes()).unwrap();
+    let parked = lunatic.load(PARK.as_bytes()).unwrap();
+    let processes: Vec<Process> = [&never, &looping, &parked]
+        .into_iter()
+        .map(|module| lunatic.spawn(module, "main", ProcessConfig::default()).unwrap())
+        .collect();
+    let mailbox = lunatic.mailbox().unwrap();
+    let subscription = lunatic.mailbox().unwrap().on_message(|_| {});
+    let receiving = mailbox.receive();
+    let shared = Arc::downgrade(&lunatic.0);
+    let scheduler = Arc::downgrade(&lunatic.0.scheduler);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(lunatic.shutdown_blocking(WAIT).unwrap().killed, 3);
+    assert!(processes.iter().all(|p| p.try_exit() == Some(Exit::Killed)));
+    assert_eq!(futures_lite::future::block_on(receiving).unwrap_err().kind(), ErrorKind::ShutDown);
+    drop((lunatic, mailbox, subscription, never, looping, parked, processes));
+    // Worker threads may still be letting go of finished tasks: bounded wait.
+    let deadline = std::time::Instant::now() + WAIT;
+    while scheduler.upgrade().is_some() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(shared.upgrade().is_none(), "the runtime is freed");
+    assert!(scheduler.upgrade().is_none(), "the scheduler (and with it its worker threads) is freed");
+}
