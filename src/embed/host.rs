@@ -6,6 +6,12 @@ use crate::protocol::{completion, guest, suspend, Pending, ProcessState};
 use std::sync::Arc;
 
 /// A Wasm value type an app's host function takes or returns.
+///
+/// ```
+/// use lunatic_wasmi::{ValType, Value};
+///
+/// assert_eq!(Value::I64(7).ty(), ValType::I64);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValType {
     /// 32-bit integer (also pointers and lengths into guest memory).
@@ -29,7 +35,16 @@ impl ValType {
     }
 }
 
-/// A Wasm value passed to or returned from an app's host function.
+/// A Wasm value passed to or returned from an app's host function
+/// (see [`crate::Builder::host_function`]).
+///
+/// ```
+/// use lunatic_wasmi::Value;
+///
+/// let args = [Value::I32(2), Value::I64(3)];
+/// let [Value::I32(a), Value::I64(b)] = args else { unreachable!() };
+/// assert_eq!(i64::from(a) * b, 6);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
     /// A 32-bit integer.
@@ -77,6 +92,34 @@ impl Value {
 /// access to its linear memory. Every error it returns is meant to be
 /// passed on with `?`: the call then traps (only that process ends, and
 /// whoever is linked to it or monitors it is told).
+///
+/// ```
+/// use lunatic_wasmi::{Exit, Lunatic, ProcessConfig, ValType, Value};
+///
+/// // app::upper(ptr, len): upper-cases the guest's text in place.
+/// let lunatic = Lunatic::builder()
+///     .threads(1)
+///     .host_function("app", "upper", &[ValType::I32, ValType::I32], &[], |call, args| {
+///         let [Value::I32(ptr), Value::I32(len)] = *args else { unreachable!() };
+///         let text = call.read_str(ptr as u32, len as u32)?; // a trap if out of bounds
+///         call.write(ptr as u32, text.to_uppercase().as_bytes())?;
+///         Ok(vec![])
+///     })
+///     .build()?;
+/// let module = lunatic.load(br#"(module
+///   (import "app" "upper" (func $upper (param i32 i32)))
+///   (memory (export "memory") 1)
+///   (data (i32.const 0) "abc")
+///   (func (export "main")
+///     (call $upper (i32.const 0) (i32.const 3))
+///     (if (i32.ne (i32.load8_u (i32.const 0)) (i32.const 65)) (then unreachable)))
+///   (func (export "bad") (call $upper (i32.const 65535) (i32.const 9))))"#)?;
+/// let good = lunatic.spawn(&module, "main", ProcessConfig::default())?;
+/// assert_eq!(good.wait_blocking(None)?, Exit::Returned);
+/// let bad = lunatic.spawn(&module, "bad", ProcessConfig::default())?;
+/// assert!(matches!(bad.wait_blocking(None)?, Exit::Trapped(why) if why.contains("out of bounds")));
+/// # Ok::<(), lunatic_wasmi::EmbedError>(())
+/// ```
 pub struct HostCall<'a, 'b> {
     ctx: Ctx<'a, 'b>,
 }
@@ -88,7 +131,21 @@ enum Ctx<'a, 'b> {
     Store(&'a mut wasmi::StoreContextMut<'b, ProcessState>),
 }
 
-/// Ends the calling process with a trap carrying this message.
+/// Ends the calling process with a trap carrying this message: what an
+/// app's host function returns to refuse a call.
+///
+/// ```
+/// use lunatic_wasmi::{Lunatic, Trap, ValType, Value};
+///
+/// let lunatic = Lunatic::builder()
+///     .threads(1)
+///     .host_function("app", "checked", &[ValType::I32], &[], |_call, args| match args {
+///         [Value::I32(x)] if *x >= 0 => Ok(vec![]),
+///         _ => Err(Trap::new("app::checked wants a non-negative number")),
+///     })
+///     .build()?;
+/// # Ok::<(), lunatic_wasmi::EmbedError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trap(pub String);
 

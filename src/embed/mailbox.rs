@@ -175,6 +175,18 @@ impl Drop for Inner {
     }
 }
 
+impl std::fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mailbox({})", self.id())
+    }
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Subscription({})", self.mailbox.id())
+    }
+}
+
 impl Mailbox {
     /// Its process ID: guests send to it with `lunatic::message::send`.
     pub fn id(&self) -> u64 {
@@ -195,7 +207,20 @@ impl Mailbox {
     /// The next message, whenever it comes; an error only once the runtime
     /// has shut down. Cancel-safe: dropping the future loses nothing. One
     /// receiver at a time per mailbox (a second concurrent receive of the
-    /// same mailbox takes over the wake-up).
+    /// same mailbox takes over the wake-up). It blocks no thread: any
+    /// executor can await it.
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Lunatic, Message};
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let (a, b) = (lunatic.mailbox()?, lunatic.mailbox()?);
+    /// let receiving = b.receive();
+    /// a.send(b.id(), 1, b"hi");
+    /// let message = futures_lite::future::block_on(receiving)?;
+    /// assert!(matches!(message, Message::Data(data) if data.buffer == b"hi"));
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn receive(&self) -> impl Future<Output = Result<Message, EmbedError>> + Send + 'static {
         let inner = self.0.clone();
         std::future::poll_fn(move |cx| inner.poll_receive(cx))
@@ -238,6 +263,24 @@ impl Mailbox {
     /// Calls `callback` with each message, on the runtime's threads, until
     /// the returned [`Subscription`] or the runtime is dropped. The
     /// callback must not block (hand long work to a thread of the app).
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Lunatic, Message};
+    /// use std::time::Duration;
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let sender = lunatic.mailbox()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let subscription = lunatic.mailbox()?.on_message(move |message| {
+    ///     if let Message::Data(data) = message {
+    ///         let _ = tx.send(data.tag);
+    ///     }
+    /// });
+    /// sender.send(subscription.mailbox().id(), 5, b"");
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(10)).ok(), Some(5));
+    /// drop(subscription); // stops the callback
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn on_message(self, mut callback: impl FnMut(Message) + Send + 'static) -> Subscription {
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let receiver = self.clone();
@@ -277,6 +320,26 @@ impl Mailbox {
 
     /// Asks for a [`Message::ProcessDied`] when process `id` ends (at once
     /// if it is not alive). [`super::Process::exit`] says how it ended.
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Lunatic, Message, ProcessConfig};
+    /// use std::time::Duration;
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let plugin = lunatic.load(b"(module (func (export \"main\") (loop (br 0))))")?;
+    /// let process = lunatic.spawn(&plugin, "main", ProcessConfig::default())?;
+    /// let mailbox = lunatic.mailbox()?;
+    /// mailbox.monitor(process.id());
+    /// mailbox.link(process.id(), 77);
+    /// lunatic.kill(process.id()); // a plugin that stopped responding
+    /// let mut got = Vec::new();
+    /// for _ in 0..2 {
+    ///     got.push(mailbox.receive_blocking(Some(Duration::from_secs(10)))?.kind());
+    /// }
+    /// got.sort();
+    /// assert_eq!(got, [1, 2]); // LinkDied (tag 77) and ProcessDied
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn monitor(&self, id: u64) {
         let died = || self.0.handle.send(Message::ProcessDied { process_id: id });
         match self.0.env.get(id) {
@@ -338,7 +401,8 @@ impl Mailbox {
 }
 
 /// Keeps a [`Mailbox::on_message`] callback running; dropping it stops the
-/// callback (and ends the mailbox unless it was cloned).
+/// callback (and ends the mailbox unless it was cloned). See
+/// [`Mailbox::on_message`] for an example.
 pub struct Subscription {
     _stop: async_channel::Sender<()>,
     mailbox: Mailbox,

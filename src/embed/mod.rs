@@ -31,6 +31,16 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// What went wrong, as a number the C API returns too.
+///
+/// ```
+/// use lunatic_wasmi::{ErrorKind, Lunatic};
+///
+/// let lunatic = Lunatic::builder().threads(1).build()?;
+/// let error = lunatic.load(b"not wasm").unwrap_err();
+/// assert_eq!(error.kind(), ErrorKind::Load);
+/// assert_eq!(error.kind() as i32, 2); // LUNATIC_LOAD in lunatic.h
+/// # Ok::<(), lunatic_wasmi::EmbedError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
 pub enum ErrorKind {
@@ -53,6 +63,18 @@ pub enum ErrorKind {
 }
 
 /// An error of the embedding API: a kind and a message for people.
+///
+/// ```
+/// use lunatic_wasmi::{ErrorKind, Lunatic};
+/// use std::time::Duration;
+///
+/// let lunatic = Lunatic::builder().threads(1).build()?;
+/// let mailbox = lunatic.mailbox()?;
+/// let waited = mailbox.receive_blocking(Some(Duration::from_millis(10))).unwrap_err();
+/// assert_eq!(waited.kind(), ErrorKind::Timeout);
+/// println!("{waited}"); // "no message within 10ms"
+/// # Ok::<(), lunatic_wasmi::EmbedError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbedError {
     kind: ErrorKind,
@@ -133,7 +155,24 @@ impl Builder {
 
     /// Runs everything on one deterministic scheduler instead: every
     /// scheduling decision, virtual time and random byte follows from
-    /// `seed`. Processes then run only inside [`Lunatic::run`].
+    /// `seed`. Processes then run only inside [`Lunatic::run`] (and the
+    /// `_blocking` waits of the runtime, which go through it), on the
+    /// calling thread; the same seed and the same calls give the same run.
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Lunatic, ProcessConfig};
+    ///
+    /// // A process that sleeps 10 virtual seconds: no real time passes.
+    /// let lunatic = Lunatic::builder().deterministic(42).build()?;
+    /// let module = lunatic.load(br#"(module
+    ///   (import "lunatic::process" "sleep_ms" (func $sleep (param i64)))
+    ///   (func (export "main") (call $sleep (i64.const 10000))))"#)?;
+    /// let process = lunatic.spawn(&module, "main", ProcessConfig::default())?;
+    /// let started = std::time::Instant::now();
+    /// lunatic.run(process.exit())?;
+    /// assert!(started.elapsed().as_secs() < 5);
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn deterministic(mut self, seed: u64) -> Self {
         self.kind = SchedulerKind::Deterministic { seed };
         self
@@ -419,7 +458,19 @@ impl Process {
         self.exit.get()
     }
 
-    /// Completes with how it ended.
+    /// Completes with how it ended; blocks nothing (any executor can
+    /// await it).
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Exit, Lunatic, ProcessConfig};
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let module = lunatic.load(b"(module (func (export \"main\") unreachable))")?;
+    /// let process = lunatic.spawn(&module, "main", ProcessConfig::default())?;
+    /// let exit = futures_lite::future::block_on(process.exit());
+    /// assert!(matches!(exit, Exit::Trapped(why) if why.contains("unreachable")));
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn exit(&self) -> impl Future<Output = Exit> + Send + 'static {
         let cell = self.exit.clone();
         async move {
@@ -506,6 +557,15 @@ struct Shared {
     stopped: AtomicBool,
     /// Mailboxes to close at shutdown.
     mailboxes: Mutex<Vec<Weak<mailbox::Inner>>>,
+}
+
+impl std::fmt::Debug for Lunatic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lunatic")
+            .field("processes", &self.processes())
+            .field("deterministic", &self.0.deterministic)
+            .finish()
+    }
 }
 
 /// What [`Lunatic::shutdown`] found.
@@ -661,6 +721,21 @@ impl Lunatic {
     /// current fuel slice at the latest), for an app going to the
     /// background. Messages, timers and I/O still arrive; nothing runs
     /// until [`Lunatic::resume`]. Native mailboxes keep working.
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Lunatic, ProcessConfig};
+    /// use std::time::Duration;
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let module = lunatic.load(b"(module (func (export \"main\")))")?;
+    /// lunatic.pause();
+    /// let process = lunatic.spawn(&module, "main", ProcessConfig::default())?;
+    /// std::thread::sleep(Duration::from_millis(50));
+    /// assert_eq!(process.try_exit(), None, "held while paused");
+    /// lunatic.resume();
+    /// process.wait_blocking(Some(Duration::from_secs(10)))?;
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn pause(&self) {
         self.0.gate.pause();
     }
@@ -675,6 +750,19 @@ impl Lunatic {
     /// [`ErrorKind::ShutDown`]). Later calls that start anything fail.
     /// Worker threads end when the last clone of the runtime, its
     /// mailboxes and processes are dropped.
+    ///
+    /// ```
+    /// use lunatic_wasmi::{ErrorKind, Exit, Lunatic, ProcessConfig};
+    /// use std::time::Duration;
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let spinning = lunatic.load(b"(module (func (export \"main\") (loop (br 0))))")?;
+    /// let process = lunatic.spawn(&spinning, "main", ProcessConfig::default())?;
+    /// let report = futures_lite::future::block_on(lunatic.shutdown(Duration::from_secs(5)))?;
+    /// assert_eq!((report.killed, process.try_exit()), (1, Some(Exit::Killed)));
+    /// assert_eq!(lunatic.mailbox().unwrap_err().kind(), ErrorKind::ShutDown);
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub async fn shutdown(&self, timeout: Duration) -> Result<ShutdownReport, EmbedError> {
         self.0.stopped.store(true, Ordering::SeqCst);
         // Paused processes could not take their kill signal.
