@@ -96,9 +96,16 @@ pub struct lunatic_runtime {
 /// A compiled module.
 pub struct lunatic_module(Module);
 
-/// A native mailbox, and its runtime (whose `run` drives a deterministic
-/// runtime while C waits).
-pub struct lunatic_mailbox(Mailbox, Lunatic);
+/// A native mailbox, its runtime (whose `run` drives a deterministic
+/// runtime while C waits), and a channel that closes when C frees the
+/// handle (which ends its pending `receive_async`).
+pub struct lunatic_mailbox(
+    Mailbox,
+    Lunatic,
+    // Never sent on: only dropped with the handle.
+    #[allow(dead_code)] async_channel::Sender<()>,
+    async_channel::Receiver<()>,
+);
 
 /// A received message.
 pub struct lunatic_message(Message);
@@ -311,10 +318,15 @@ pub extern "C" fn lunatic_builder_async_host_function(
                 params.len(),
                 completion,
             );
-            if status != 0 || ctx.trap.is_some() {
+            if status != 0 {
                 // The header: after a refusal the completion is ours again.
                 drop(ffi::take(completion));
                 return Err(ctx.trap.unwrap_or_else(|| Trap::new(format!("host function {what} failed with code {status}"))));
+            }
+            if let Some(trap) = ctx.trap {
+                // C owns the completion now and will finish it; with the
+                // receiver gone, that only frees it.
+                return Err(trap);
             }
             let (what, kinds) = (what.clone(), kinds.clone());
             Ok(async move {
@@ -740,7 +752,8 @@ pub extern "C" fn lunatic_mailbox_new(runtime: *const lunatic_runtime, out_mailb
     guard(|| {
         let mailbox = handle(runtime, "runtime")?.lunatic.mailbox()?;
         let lunatic = handle(runtime, "runtime")?.lunatic.clone();
-        out(out_mailbox, Box::into_raw(Box::new(lunatic_mailbox(mailbox, lunatic))))
+        let (alive, freed) = async_channel::bounded(1);
+        out(out_mailbox, Box::into_raw(Box::new(lunatic_mailbox(mailbox, lunatic, alive, freed))))
     })
 }
 
@@ -812,6 +825,11 @@ pub extern "C" fn lunatic_mailbox_receive_async(
                 Some(timeout) => Box::pin(mailbox.0.receive_timeout(timeout)),
                 None => Box::pin(mailbox.0.receive()),
             };
+        let freed = mailbox.3.clone();
+        let receive = futures_lite::future::or(receive, async move {
+            let _ = freed.recv().await;
+            Err(EmbedError::new(ErrorKind::ShutDown, "the mailbox was freed"))
+        });
         mailbox.1.spawn_task(async move {
             let user = user;
             match receive.await {

@@ -246,7 +246,8 @@ fn async_host_function_and_receive(seed: Option<u64>) {
     assert_eq!(lunatic_mailbox_receive(mailbox, 0, &mut message), 5);
     // A receive that calls back: first a timeout, then a message.
     let (tx, rx) = std::sync::mpsc::sync_channel::<(i32, i64)>(4);
-    let user = &tx as *const _ as *mut std::ffi::c_void;
+    // Leaked: a callback may still be inside `send` when the test ends.
+    let user = Box::leak(Box::new(tx)) as *const _ as *mut std::ffi::c_void;
     assert_eq!(lunatic_mailbox_receive_async(mailbox, 50, Some(on_receive), user), 0);
     if seed.is_some() {
         // Deterministic: callbacks run while the app waits in a call.
@@ -264,9 +265,18 @@ fn async_host_function_and_receive(seed: Option<u64>) {
         assert_eq!(lunatic_mailbox_free(idle), 0);
     }
     assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap(), (0, 10));
+    // Freeing the mailbox ends a pending receive: the callback still comes.
+    assert_eq!(lunatic_mailbox_receive_async(mailbox, -1, Some(on_receive), user), 0);
+    assert_eq!(lunatic_mailbox_free(mailbox), 0);
+    if seed.is_some() {
+        let mut idle = std::ptr::null_mut();
+        assert_eq!(lunatic_mailbox_new(runtime, &mut idle), 0);
+        assert_eq!(lunatic_mailbox_receive(idle, 100, &mut message), 5);
+        assert_eq!(lunatic_mailbox_free(idle), 0);
+    }
+    assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap(), (6, -1));
     let mut killed = 0;
     assert_eq!(lunatic_shutdown(runtime, 5_000, &mut killed), 0);
-    assert_eq!(lunatic_mailbox_free(mailbox), 0);
     assert_eq!(lunatic_module_free(module), 0);
     assert_eq!(lunatic_runtime_free(runtime), 0);
 }

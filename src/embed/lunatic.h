@@ -81,7 +81,8 @@ typedef int32_t (*lunatic_host_fn)(void *user_data, lunatic_call *call,
  * lunatic_completion_finish; the guest's call waits meanwhile without
  * holding a thread (other processes run). Returning anything else traps
  * the caller at once, and the completion must not be used (the runtime
- * frees it). If the process is killed while it waits, finishing is still
+ * frees it). If the process ends while it waits (killed, or a failed
+ * memory access during the callback, which traps it), finishing is still
  * required (to free the completion) and does nothing else. Runs on a
  * runtime thread: return quickly. Calling one from a start section traps. */
 typedef int32_t (*lunatic_async_host_fn)(void *user_data, lunatic_call *call,
@@ -206,9 +207,10 @@ int32_t lunatic_mailbox_send(const lunatic_mailbox *mailbox, uint64_t to, int64_
  * lunatic_message_free. */
 int32_t lunatic_mailbox_receive(const lunatic_mailbox *mailbox, int64_t timeout_ms,
                                 lunatic_message **out_message);
-/* Returns at once; func is called once, on a runtime thread, with the next
- * message or LUNATIC_TIMEOUT after timeout_ms (< 0: no timeout). One
- * receiver at a time per mailbox. */
+/* Returns at once; func is called exactly once, on a runtime thread, with
+ * the next message, or LUNATIC_TIMEOUT after timeout_ms (< 0: no
+ * timeout), or LUNATIC_SHUT_DOWN when the runtime shuts down or the
+ * mailbox handle is freed first. One receiver at a time per mailbox. */
 int32_t lunatic_mailbox_receive_async(const lunatic_mailbox *mailbox, int64_t timeout_ms,
                                       lunatic_receive_fn func, void *user_data);
 int32_t lunatic_mailbox_on_message(const lunatic_mailbox *mailbox, lunatic_message_fn func,
