@@ -11,13 +11,25 @@
 //!
 //! [`Lunatic`] is a runtime inside your program: build it with a
 //! [`Builder`] (threads, fuel slice, a deterministic seed, your own host
-//! functions), [`load`](Lunatic::load) modules from bytes,
+//! functions, plain or async), [`load`](Lunatic::load) modules from bytes
+//! (a [`Module`] is named by the hash of its bytes),
 //! [`spawn`](Lunatic::spawn) processes with a [`ProcessConfig`] (memory,
 //! fuel, permissions, directories, arguments, environment), talk to them
-//! through a native [`Mailbox`] (a process ID your program owns), kill,
-//! link to or monitor them and learn how they [`Exit`]ed,
-//! [`pause`](Lunatic::pause) when the app goes to the background, and
-//! [`shutdown`](Lunatic::shutdown) with a timeout.
+//! through a native [`Mailbox`] (a process ID your program owns, with a
+//! byte limit), kill, link to or monitor them and learn how their
+//! [`Process`] [`Exit`]ed, [`pause`](Lunatic::pause) when the app goes to
+//! the background, and [`shutdown`](Lunatic::shutdown) with a timeout.
+//!
+//! | To | Use |
+//! |----|-----|
+//! | start a runtime | [`Lunatic::builder`], [`Builder::build`] |
+//! | add the app's functions | [`Builder::host_function`] (answers at once, reads and writes guest memory through [`HostCall`]), [`Builder::host_function_async`] (the guest waits for a future, [`Reply`]) |
+//! | load a module | [`Lunatic::load`], [`Lunatic::load_async`] |
+//! | start a process | [`Lunatic::spawn`], [`Lunatic::spawn_with`], [`Lunatic::spawn_async`] |
+//! | talk to processes | [`Lunatic::mailbox`], [`Mailbox::send`], [`Mailbox::receive`], [`Mailbox::on_message`], [`Mailbox::register`] |
+//! | watch and stop them | [`Mailbox::monitor`], [`Mailbox::link`], [`Process::exit`], [`Lunatic::kill`] |
+//! | background, shut down | [`Lunatic::pause`], [`Lunatic::resume`], [`Lunatic::shutdown`] |
+//! | reproduce a run | [`Builder::deterministic`], [`Lunatic::run`] |
 //!
 //! ```
 //! use lunatic_wasmi::{Exit, Lunatic, Message, ProcessConfig, ValType, Value};
@@ -54,14 +66,24 @@
 //! # Ok::<(), lunatic_wasmi::EmbedError>(())
 //! ```
 //!
-//! Every wait has an `async` form that blocks no thread
-//! ([`Mailbox::receive`], [`Process::exit`], [`Lunatic::shutdown`]) and a
-//! `_blocking` convenience. Nothing is global: no global allocator is
-//! required ([`PoolAllocator`] is an opt-in the `lunatic` binary installs),
-//! the only threads are the ones listed at [`Builder::threads`], two
-//! runtimes in one program are independent, and an idle runtime does not
-//! wake up. C, Swift and Kotlin apps link the static library and use
-//! `src/embed/lunatic.h` (see `examples/embed-c`).
+//! Nothing blocks an async caller: every wait has an `async` form
+//! ([`Mailbox::receive`], [`Process::exit`], [`Lunatic::shutdown`]), work
+//! that takes time runs on the blocking pool ([`Lunatic::load_async`],
+//! [`Lunatic::spawn_async`]), and an async host function suspends only the
+//! guest that called it; `_blocking` conveniences exist for simple hosts.
+//! A host function's error, a panic in it, or a bad pointer a guest passes
+//! it traps only the calling process. Nothing is global: no global
+//! allocator is required ([`PoolAllocator`] is an opt-in the `lunatic`
+//! binary installs), the only threads are the ones listed at
+//! [`Builder::threads`], two runtimes in one program are independent, and
+//! an idle runtime does not wake up.
+//!
+//! C, Swift and Kotlin (JNI) apps link the static library
+//! (`crate-type = ["rlib", "staticlib"]`, built for `aarch64-apple-ios` and
+//! `aarch64-linux-android` too) and use the C API declared in
+//! `src/embed/lunatic.h`: the same operations over opaque handles, each
+//! call returning an error code with a message from `lunatic_last_error()`,
+//! no panic crossing into C. `examples/embed-c` is a complete program.
 //!
 //! # Running a program
 //!
@@ -161,6 +183,6 @@ pub use scheduler::{BoxFuture, Deterministic, Scheduler, SchedulerKind, Threaded
 // The embedding API (facade layer): the crate's public face for apps.
 mod embed;
 pub use embed::{
-    Builder, EmbedError, ErrorKind, HostCall, Lunatic, Mailbox, Module, Process, ShutdownReport,
-    Subscription, Trap, ValType, Value,
+    Builder, EmbedError, ErrorKind, HostCall, Lunatic, Mailbox, Module, Process, Reply,
+    ShutdownReport, Subscription, Trap, ValType, Value,
 };

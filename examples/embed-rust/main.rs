@@ -1,12 +1,14 @@
 //! The runtime embedded in a Rust program: the same as the C example
-//! (examples/embed-c): the app's host functions, a guest loaded from
-//! bytes, messages both ways through a native mailbox, a guest trapping in
-//! a host function, shutdown. `embed park` instead leaves one guest parked
+//! (examples/embed-c): the app's host functions (one async, answered by
+//! another thread), a guest loaded from bytes without blocking, spawned
+//! with a configuration (memory limit, arguments), messages both ways
+//! through a native mailbox, a guest trapping in a host function, the
+//! mailbox's byte limit, shutdown. `embed park` instead leaves one guest parked
 //! in `receive` for ever (to measure that an idle runtime stays asleep).
 //!
 //!     cargo run --release --example embed [park]
 
-use lunatic_wasmi::{Exit, Lunatic, Message, ProcessConfig, Trap, ValType, Value};
+use lunatic_wasmi::{Exit, Lunatic, Message, ProcessConfig, Reply, Trap, ValType, Value};
 use std::time::Duration;
 
 const GUEST: &str = include_str!("../embed-c/guest.wat");
@@ -34,14 +36,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("host: guest says \"{text}\"");
             Ok(vec![])
         })
+        // Async: the guest waits (holding no thread) until a thread of the
+        // app's answers; the answer is written into its memory at `ptr`.
+        .host_function_async("app", "fetch", &[ValType::I32, ValType::I32], &[ValType::I32], |call, args| {
+            let [Value::I32(ptr), Value::I32(cap)] = *args else { return Err(Trap::new("fetch: bad arguments")) };
+            println!("host: fetch for process {} answered from another thread", call.process_id());
+            let (tx, rx) = async_channel::bounded(1);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50)); // stands for real work
+                let _ = tx.send_blocking(b"data from the app".to_vec());
+            });
+            Ok(async move {
+                let mut answer = rx.recv().await.map_err(|_| Trap::new("fetch: no answer"))?;
+                answer.truncate(cap.max(0) as usize);
+                Ok(Reply::then(move |call| {
+                    call.write(ptr as u32, &answer)?;
+                    Ok(vec![Value::I32(answer.len() as i32)])
+                }))
+            })
+        })
         .build()?;
-    let module = lunatic.load(GUEST.as_bytes())?;
+    // Compiled on the blocking pool: an async caller awaits it.
+    let module = futures_lite::future::block_on(lunatic.load_async(GUEST.as_bytes()))?;
     println!("module {:016x} loaded", module.id());
 
     let mailbox = lunatic.mailbox()?;
     mailbox.register("app")?;
     let mut config = ProcessConfig::default();
     config.max_memory = 1 << 20;
+    config.args = vec!["guest".into(), "an argument".into()];
+    config.envs = vec![("GREETING".into(), "hi".into())];
     let process = lunatic.spawn(&module, "main", config.clone())?;
     println!("spawned process {}", process.id());
     mailbox.monitor(process.id());
@@ -65,6 +89,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         other => println!("process {} ended unexpectedly: {other:?}", bad.id()),
     }
+
+    // The mailbox's byte limit: each message counts its bytes plus 192.
+    mailbox.set_max_size(1024);
+    for tag in 1..=3 {
+        mailbox.send(mailbox.id(), tag, &[0; 600]);
+    }
+    let kept = std::iter::from_fn(|| mailbox.try_receive()).count();
+    println!("mailbox limit: {kept} kept, {} dropped", mailbox.dropped());
 
     // An async caller awaits instead of blocking (here on futures-lite's
     // executor; any executor works).

@@ -96,8 +96,16 @@ pub struct lunatic_runtime {
 /// A compiled module.
 pub struct lunatic_module(Module);
 
-/// A native mailbox.
-pub struct lunatic_mailbox(Mailbox);
+/// A native mailbox, its runtime (whose `run` drives a deterministic
+/// runtime while C waits), and a channel that closes when C frees the
+/// handle (which ends its pending `receive_async`).
+pub struct lunatic_mailbox(
+    Mailbox,
+    Lunatic,
+    // Never sent on: only dropped with the handle.
+    #[allow(dead_code)] async_channel::Sender<()>,
+    async_channel::Receiver<()>,
+);
 
 /// A received message.
 pub struct lunatic_message(Message);
@@ -112,15 +120,24 @@ pub struct lunatic_call<'r, 'a, 'b> {
     trap: Option<Trap>,
 }
 
-/// Process limits and permissions for `lunatic_spawn` (C struct).
-#[repr(C)]
-pub struct lunatic_config {
-    /// Most bytes of linear memory (0: 4 GiB).
-    pub max_memory: u64,
-    /// Fuel budget in units of 100 000 (0: unlimited).
-    pub max_fuel: u64,
-    /// `LUNATIC_CAN_*` bits.
-    pub permissions: u32,
+/// A process configuration for `lunatic_spawn`: limits, permissions,
+/// arguments, environment, directories.
+pub struct lunatic_config(ProcessConfig);
+
+/// An async host function's pending call: finished once, from any thread.
+pub struct lunatic_completion {
+    /// Where the outcome goes: the results (or a status), and the bytes to
+    /// write into the guest's memory first.
+    sender: async_channel::Sender<Finished>,
+    writes: Vec<(u32, Vec<u8>)>,
+    results_len: usize,
+}
+
+/// What `lunatic_completion_finish` sends to the waiting call.
+struct Finished {
+    status: i32,
+    results: Vec<i64>,
+    writes: Vec<(u32, Vec<u8>)>,
 }
 
 /// A C host function (see the header).
@@ -132,6 +149,18 @@ pub type lunatic_host_fn = extern "C" fn(
     results: *mut i64,
     results_len: usize,
 ) -> i32;
+
+/// A C async host function (see the header).
+pub type lunatic_async_host_fn = extern "C" fn(
+    user_data: *mut c_void,
+    call: *mut c_void,
+    params: *const i64,
+    params_len: usize,
+    completion: *mut lunatic_completion,
+) -> i32;
+
+/// A C callback for one received message (see the header).
+pub type lunatic_receive_fn = extern "C" fn(user_data: *mut c_void, status: i32, message: *const lunatic_message);
 
 /// A C message callback (see the header).
 pub type lunatic_message_fn = extern "C" fn(user_data: *mut c_void, message: *const lunatic_message);
@@ -181,6 +210,186 @@ fn types(spec: &str) -> Result<Vec<ValType>, EmbedError> {
         .collect()
 }
 
+/// Arguments as C sees them: one `int64_t` each (an i32 sign-extended).
+fn to_i64(args: &[Value]) -> Vec<i64> {
+    args.iter()
+        .map(|v| match v {
+            Value::I32(x) => i64::from(*x),
+            Value::I64(x) => *x,
+            // Only i32 and i64 can be declared from C.
+            Value::F32(_) | Value::F64(_) => 0,
+        })
+        .collect()
+}
+
+/// Results from C as the declared types (an i32 takes the low 32 bits, as
+/// Wasm's `i32.wrap` would).
+fn from_i64(results: &[i64], kinds: &[ValType]) -> Vec<Value> {
+    results
+        .iter()
+        .zip(kinds)
+        .map(|(&r, kind)| match kind {
+            ValType::I32 => Value::I32(r as i32),
+            _ => Value::I64(r),
+        })
+        .collect()
+}
+
+/// Sets a deterministic scheduler with `seed` (see the header).
+#[no_mangle]
+pub extern "C" fn lunatic_builder_deterministic(builder: *mut lunatic_builder, seed: u64) -> i32 {
+    guard(|| {
+        let b = ffi::handle_mut(builder).ok_or_else(|| invalid("builder is null"))?;
+        let taken = std::mem::take(&mut b.0);
+        b.0 = taken.deterministic(seed);
+        Ok(())
+    })
+}
+
+/// Sets when idle processes' memory is compacted (see the header).
+#[no_mangle]
+pub extern "C" fn lunatic_builder_compact_idle_after(builder: *mut lunatic_builder, ms: i64) -> i32 {
+    guard(|| {
+        let b = ffi::handle_mut(builder).ok_or_else(|| invalid("builder is null"))?;
+        let after = u64::try_from(ms).ok().map(Duration::from_millis);
+        let taken = std::mem::take(&mut b.0);
+        b.0 = taken.compact_idle_after(after);
+        Ok(())
+    })
+}
+
+/// Caps the linear memory of all processes together (see the header).
+#[no_mangle]
+pub extern "C" fn lunatic_builder_max_total_memory(builder: *mut lunatic_builder, bytes: u64) -> i32 {
+    guard(|| {
+        let b = ffi::handle_mut(builder).ok_or_else(|| invalid("builder is null"))?;
+        let taken = std::mem::take(&mut b.0);
+        b.0 = taken.max_total_memory((bytes != 0).then_some(bytes));
+        Ok(())
+    })
+}
+
+/// Sets the byte limit of new mailboxes (see the header).
+#[no_mangle]
+pub extern "C" fn lunatic_builder_max_mailbox_size(builder: *mut lunatic_builder, bytes: u64) -> i32 {
+    guard(|| {
+        let b = ffi::handle_mut(builder).ok_or_else(|| invalid("builder is null"))?;
+        let taken = std::mem::take(&mut b.0);
+        b.0 = taken.max_mailbox_size(bytes);
+        Ok(())
+    })
+}
+
+/// Adds a C async host function `namespace::name` (see the header).
+#[no_mangle]
+pub extern "C" fn lunatic_builder_async_host_function(
+    builder: *mut lunatic_builder,
+    namespace: *const c_char,
+    name: *const c_char,
+    params: *const c_char,
+    results: *const c_char,
+    func: Option<lunatic_async_host_fn>,
+    user_data: *mut c_void,
+) -> i32 {
+    guard(|| {
+        let b = ffi::handle_mut(builder).ok_or_else(|| invalid("builder is null"))?;
+        let namespace = text(namespace, "namespace")?;
+        let name = text(name, "name")?;
+        let param_types = types(text(params, "params")?)?;
+        let result_types = types(text(results, "results")?)?;
+        let func = func.ok_or_else(|| invalid("func is null"))?;
+        let user_data = ffi::UserData(user_data);
+        let what = format!("{namespace}::{name}");
+        let kinds = result_types.clone();
+        let body = move |call: &mut HostCall<'_, '_>, args: &[Value]| {
+            let params = to_i64(args);
+            let (sender, receiver) = async_channel::bounded::<Finished>(1);
+            let completion = Box::into_raw(Box::new(lunatic_completion {
+                sender,
+                writes: Vec::new(),
+                results_len: kinds.len(),
+            }));
+            let mut ctx = lunatic_call { call, trap: None };
+            let user = user_data;
+            let status = func(
+                user.0,
+                &mut ctx as *mut lunatic_call<'_, '_, '_> as *mut c_void,
+                params.as_ptr(),
+                params.len(),
+                completion,
+            );
+            if status != 0 {
+                // The header: after a refusal the completion is ours again.
+                drop(ffi::take(completion));
+                return Err(ctx.trap.unwrap_or_else(|| Trap::new(format!("host function {what} failed with code {status}"))));
+            }
+            if let Some(trap) = ctx.trap {
+                // C owns the completion now and will finish it; with the
+                // receiver gone, that only frees it.
+                return Err(trap);
+            }
+            let (what, kinds) = (what.clone(), kinds.clone());
+            Ok(async move {
+                let Ok(finished) = receiver.recv().await else {
+                    return Err(Trap::new(format!("host function {what}: its completion was dropped unfinished")));
+                };
+                if finished.status != 0 {
+                    return Err(Trap::new(format!("host function {what} failed with code {}", finished.status)));
+                }
+                let values = from_i64(&finished.results, &kinds);
+                Ok(super::Reply::then(move |call| {
+                    for (ptr, bytes) in &finished.writes {
+                        call.write(*ptr, bytes)?;
+                    }
+                    Ok(values)
+                }))
+            })
+        };
+        let taken = std::mem::take(&mut b.0);
+        b.0 = taken.host_function_async(namespace, name, &param_types, &result_types, body);
+        Ok(())
+    })
+}
+
+/// Queues bytes to write into the guest's memory when the call finishes.
+#[no_mangle]
+pub extern "C" fn lunatic_completion_write(
+    completion: *mut lunatic_completion,
+    ptr: u32,
+    buf: *const u8,
+    len: u32,
+) -> i32 {
+    guard(|| {
+        let completion = ffi::handle_mut(completion).ok_or_else(|| invalid("completion is null"))?;
+        let data = ffi::bytes(buf, len as usize).ok_or_else(|| invalid("buf is null"))?;
+        completion.writes.push((ptr, data.to_vec()));
+        Ok(())
+    })
+}
+
+/// Finishes an async host call and frees the completion (see the header).
+#[no_mangle]
+pub extern "C" fn lunatic_completion_finish(
+    completion: *mut lunatic_completion,
+    status: i32,
+    results: *const i64,
+    results_len: usize,
+) -> i32 {
+    guard(|| {
+        let completion = ffi::take(completion).ok_or_else(|| invalid("completion is null"))?;
+        let results = ffi::slice(results, results_len);
+        let (status, results, outcome) = match results {
+            Some(r) if r.len() == completion.results_len || status != 0 => (status, r.to_vec(), Ok(())),
+            // The call cannot return what it was not given: it traps.
+            Some(r) => (-1, Vec::new(), Err(invalid(&format!("{} results given, {} declared", r.len(), completion.results_len)))),
+            None => (-1, Vec::new(), Err(invalid("results is null"))),
+        };
+        // A process killed meanwhile no longer listens: that is no error.
+        let _ = completion.sender.try_send(Finished { status, results, writes: completion.writes });
+        outcome
+    })
+}
+
 /// Adds a C host function `namespace::name` (see the header).
 #[no_mangle]
 pub extern "C" fn lunatic_builder_host_function(
@@ -204,15 +413,7 @@ pub extern "C" fn lunatic_builder_host_function(
         let results_len = result_types.len();
         let kinds = result_types.clone();
         let body = move |call: &mut HostCall<'_, '_>, args: &[Value]| -> Result<Vec<Value>, Trap> {
-            let params: Vec<i64> = args
-                .iter()
-                .map(|v| match v {
-                    Value::I32(x) => i64::from(*x),
-                    Value::I64(x) => *x,
-                    // Only i32 and i64 can be declared from C.
-                    Value::F32(_) | Value::F64(_) => 0,
-                })
-                .collect();
+            let params = to_i64(args);
             let mut results = vec![0i64; results_len];
             let mut ctx = lunatic_call { call, trap: None };
             let user = user_data;
@@ -230,15 +431,7 @@ pub extern "C" fn lunatic_builder_host_function(
             if status != 0 {
                 return Err(Trap::new(format!("host function {what} failed with code {status}")));
             }
-            Ok(results
-                .iter()
-                .zip(&kinds)
-                .map(|(&r, kind)| match kind {
-                    // The low 32 bits, as Wasm's i32.wrap would.
-                    ValType::I32 => Value::I32(r as i32),
-                    _ => Value::I64(r),
-                })
-                .collect())
+            Ok(from_i64(&results, &kinds))
         };
         let taken = std::mem::take(&mut b.0);
         b.0 = taken.host_function(namespace, name, &param_types, &result_types, body);
@@ -344,6 +537,113 @@ pub extern "C" fn lunatic_module_free(module: *mut lunatic_module) -> i32 {
     })
 }
 
+fn config<'a>(ptr: *mut lunatic_config) -> Result<&'a mut ProcessConfig, EmbedError> {
+    ffi::handle_mut(ptr).map(|c| &mut c.0).ok_or_else(|| invalid("config is null"))
+}
+
+/// A process configuration that denies everything (see the header).
+#[no_mangle]
+pub extern "C" fn lunatic_config_new(out_config: *mut *mut lunatic_config) -> i32 {
+    guard(|| out(out_config, Box::into_raw(Box::new(lunatic_config(ProcessConfig::default())))))
+}
+
+/// Sets the most bytes of linear memory (0: 4 GiB).
+#[no_mangle]
+pub extern "C" fn lunatic_config_max_memory(config_ptr: *mut lunatic_config, bytes: u64) -> i32 {
+    guard(|| {
+        config(config_ptr)?.max_memory = if bytes == 0 { u64::from(u32::MAX) } else { bytes };
+        Ok(())
+    })
+}
+
+/// Sets the fuel budget in units of 100 000 (0: unlimited).
+#[no_mangle]
+pub extern "C" fn lunatic_config_max_fuel(config_ptr: *mut lunatic_config, units: u64) -> i32 {
+    guard(|| {
+        config(config_ptr)?.max_fuel = (units != 0).then_some(units);
+        Ok(())
+    })
+}
+
+/// Sets the byte limit of the process's mailbox (see the header).
+#[no_mangle]
+pub extern "C" fn lunatic_config_max_mailbox_size(config_ptr: *mut lunatic_config, bytes: u64) -> i32 {
+    guard(|| {
+        config(config_ptr)?.max_mailbox_size = bytes;
+        Ok(())
+    })
+}
+
+/// Sets the `LUNATIC_CAN_*` permission bits.
+#[no_mangle]
+pub extern "C" fn lunatic_config_permissions(config_ptr: *mut lunatic_config, bits: u32) -> i32 {
+    guard(|| {
+        if bits & !7 != 0 {
+            return Err(invalid(&format!("unknown permission bits {:#x}", bits & !7)));
+        }
+        let c = config(config_ptr)?;
+        c.can_compile_modules = bits & 1 != 0;
+        c.can_create_configs = bits & 2 != 0;
+        c.can_spawn_processes = bits & 4 != 0;
+        Ok(())
+    })
+}
+
+/// Appends a WASI command-line argument.
+#[no_mangle]
+pub extern "C" fn lunatic_config_add_arg(config_ptr: *mut lunatic_config, arg: *const c_char) -> i32 {
+    guard(|| {
+        let arg = text(arg, "arg")?.to_string();
+        config(config_ptr)?.args.push(arg);
+        Ok(())
+    })
+}
+
+/// Appends a WASI environment variable.
+#[no_mangle]
+pub extern "C" fn lunatic_config_add_env(
+    config_ptr: *mut lunatic_config,
+    name: *const c_char,
+    value: *const c_char,
+) -> i32 {
+    guard(|| {
+        let name = text(name, "name")?;
+        if name.is_empty() || name.contains('=') {
+            return Err(invalid("an environment variable name is empty or contains '='"));
+        }
+        let value = text(value, "value")?.to_string();
+        config(config_ptr)?.envs.push((name.to_string(), value));
+        Ok(())
+    })
+}
+
+/// Lets the process see host directory `host_path` as `guest_path`.
+#[no_mangle]
+pub extern "C" fn lunatic_config_add_preopen(
+    config_ptr: *mut lunatic_config,
+    host_path: *const c_char,
+    guest_path: *const c_char,
+) -> i32 {
+    guard(|| {
+        let host = text(host_path, "host_path")?;
+        let guest = text(guest_path, "guest_path")?.to_string();
+        if !std::path::Path::new(host).is_dir() {
+            return Err(EmbedError::new(ErrorKind::NotFound, format!("{host} is not a directory")));
+        }
+        config(config_ptr)?.preopens.push(crate::protocol::Preopen::new(host, guest));
+        Ok(())
+    })
+}
+
+/// Frees a configuration (processes spawned with it keep a copy).
+#[no_mangle]
+pub extern "C" fn lunatic_config_free(config_ptr: *mut lunatic_config) -> i32 {
+    guard(|| {
+        drop(ffi::take(config_ptr));
+        Ok(())
+    })
+}
+
 /// Spawns a process (see the header).
 #[no_mangle]
 pub extern "C" fn lunatic_spawn(
@@ -360,16 +660,7 @@ pub extern "C" fn lunatic_spawn(
         let module = &handle(module, "module")?.0;
         let entry = text(entry, "entry")?;
         let raw = ffi::slice(params, params_len).ok_or_else(|| invalid("params is null"))?;
-        let mut process_config = ProcessConfig::default();
-        if let Some(c) = ffi::handle(config) {
-            if c.max_memory != 0 {
-                process_config.max_memory = c.max_memory;
-            }
-            process_config.max_fuel = (c.max_fuel != 0).then_some(c.max_fuel);
-            process_config.can_compile_modules = c.permissions & 1 != 0;
-            process_config.can_create_configs = c.permissions & 2 != 0;
-            process_config.can_spawn_processes = c.permissions & 4 != 0;
-        }
+        let process_config = ffi::handle(config).map(|c| c.0.clone()).unwrap_or_default();
         let types = module.entry_params(entry).unwrap_or_default();
         if types.len() != raw.len() {
             return Err(invalid(&format!(
@@ -430,7 +721,8 @@ pub extern "C" fn lunatic_wait(
                 EmbedError::new(ErrorKind::NotFound, format!("process {id} was not spawned by lunatic_spawn, or was waited for"))
             })?;
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-        let exit = process.wait_blocking(timeout)?;
+        let exiting = process.exit();
+        let exit = runtime.lunatic.run_timeout(async move { Ok(exiting.await) }, timeout)?;
         runtime.processes.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
         let how = match &exit {
             Exit::Returned => 0,
@@ -459,7 +751,9 @@ pub extern "C" fn lunatic_wait(
 pub extern "C" fn lunatic_mailbox_new(runtime: *const lunatic_runtime, out_mailbox: *mut *mut lunatic_mailbox) -> i32 {
     guard(|| {
         let mailbox = handle(runtime, "runtime")?.lunatic.mailbox()?;
-        out(out_mailbox, Box::into_raw(Box::new(lunatic_mailbox(mailbox))))
+        let lunatic = handle(runtime, "runtime")?.lunatic.clone();
+        let (alive, freed) = async_channel::bounded(1);
+        out(out_mailbox, Box::into_raw(Box::new(lunatic_mailbox(mailbox, lunatic, alive, freed))))
     })
 }
 
@@ -505,9 +799,65 @@ pub extern "C" fn lunatic_mailbox_receive(
     guard(|| {
         let mailbox = handle(mailbox, "mailbox")?;
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
-        let message = mailbox.0.receive_blocking(timeout)?;
+        let message = if timeout == Some(Duration::ZERO) {
+            mailbox.0.try_receive().ok_or_else(|| EmbedError::new(ErrorKind::Timeout, "no message waiting"))?
+        } else {
+            mailbox.1.run_timeout(mailbox.0.receive(), timeout)?
+        };
         out(out_message, Box::into_raw(Box::new(lunatic_message(message))))
     })
+}
+
+/// Calls `func` once with the next message, or a timeout (see the header).
+#[no_mangle]
+pub extern "C" fn lunatic_mailbox_receive_async(
+    mailbox: *const lunatic_mailbox,
+    timeout_ms: i64,
+    func: Option<lunatic_receive_fn>,
+    user_data: *mut c_void,
+) -> i32 {
+    guard(|| {
+        let mailbox = handle(mailbox, "mailbox")?;
+        let func = func.ok_or_else(|| invalid("func is null"))?;
+        let user = ffi::UserData(user_data);
+        let receive: crate::scheduler::BoxFuture<Result<Message, EmbedError>> =
+            match u64::try_from(timeout_ms).ok().map(Duration::from_millis) {
+                Some(timeout) => Box::pin(mailbox.0.receive_timeout(timeout)),
+                None => Box::pin(mailbox.0.receive()),
+            };
+        let freed = mailbox.3.clone();
+        let receive = futures_lite::future::or(receive, async move {
+            let _ = freed.recv().await;
+            Err(EmbedError::new(ErrorKind::ShutDown, "the mailbox was freed"))
+        });
+        mailbox.1.spawn_task(async move {
+            let user = user;
+            match receive.await {
+                Ok(message) => func(user.0, 0, &lunatic_message(message)),
+                Err(error) => {
+                    // The callback may read why with lunatic_last_error().
+                    set_error(error.message());
+                    func(user.0, error.kind() as i32, std::ptr::null())
+                }
+            }
+        });
+        Ok(())
+    })
+}
+
+/// Sets the mailbox's byte limit (see the header).
+#[no_mangle]
+pub extern "C" fn lunatic_mailbox_set_max_size(mailbox: *const lunatic_mailbox, bytes: u64) -> i32 {
+    guard(|| {
+        handle(mailbox, "mailbox")?.0.set_max_size(bytes);
+        Ok(())
+    })
+}
+
+/// Messages dropped because the mailbox was full.
+#[no_mangle]
+pub extern "C" fn lunatic_mailbox_dropped(mailbox: *const lunatic_mailbox, out_count: *mut u64) -> i32 {
+    guard(|| out(out_count, handle(mailbox, "mailbox")?.0.dropped()))
 }
 
 /// Calls `func` with every message on the runtime's threads (see the header).

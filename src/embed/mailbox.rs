@@ -61,7 +61,7 @@ struct State {
 }
 
 impl State {
-    fn apply(&mut self, signals: impl IntoIterator<Item = Signal>) {
+    fn apply(&mut self, handle: &ProcessHandle, signals: impl IntoIterator<Item = Signal>) {
         for signal in signals {
             match signal {
                 Signal::Message(message) => {
@@ -71,7 +71,10 @@ impl State {
                     self.queue.push_back(message);
                 }
                 // The app owns this process; guests cannot end it.
-                Signal::Kill | Signal::MailboxOverflow(_) => {}
+                Signal::Kill => {}
+                // A message did not fit (it was dropped and counted): the
+                // mailbox takes messages again as soon as there is room.
+                Signal::MailboxOverflow(_) => handle.mailbox_budget().reopen(),
                 Signal::Link { from, tag } => {
                     self.links.insert(from.id(), (tag, from));
                 }
@@ -99,8 +102,10 @@ impl Inner {
     pub(super) fn new(
         env: &Arc<Environment>,
         scheduler: Arc<dyn crate::scheduler::Scheduler>,
+        max_size: u64,
     ) -> Arc<Self> {
         let handle = ProcessHandle::new(env.next_process_id());
+        handle.mailbox_budget().set_limit(max_size);
         env.insert(handle.clone());
         Arc::new(Self { handle, env: env.clone(), scheduler, state: Mutex::default() })
     }
@@ -113,13 +118,15 @@ impl Inner {
         let mut state = self.state();
         loop {
             if let Some(message) = state.queue.pop_front() {
+                // Charged by its sender, from its send until now.
+                self.handle.mailbox_budget().give_back(message.cost());
                 return Poll::Ready(Ok(message));
             }
             if state.closed {
                 return Poll::Ready(Err(EmbedError::new(ErrorKind::ShutDown, "the mailbox is closed")));
             }
             match self.handle.poll_signals(cx) {
-                Poll::Ready(signals) => state.apply(signals),
+                Poll::Ready(signals) => state.apply(&self.handle, signals),
                 Poll::Pending => {
                     state.receiver = Some(cx.waker().clone());
                     return Poll::Pending;
@@ -168,6 +175,18 @@ impl Drop for Inner {
     }
 }
 
+impl std::fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mailbox({})", self.id())
+    }
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Subscription({})", self.mailbox.id())
+    }
+}
+
 impl Mailbox {
     /// Its process ID: guests send to it with `lunatic::message::send`.
     pub fn id(&self) -> u64 {
@@ -188,7 +207,20 @@ impl Mailbox {
     /// The next message, whenever it comes; an error only once the runtime
     /// has shut down. Cancel-safe: dropping the future loses nothing. One
     /// receiver at a time per mailbox (a second concurrent receive of the
-    /// same mailbox takes over the wake-up).
+    /// same mailbox takes over the wake-up). It blocks no thread: any
+    /// executor can await it.
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Lunatic, Message};
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let (a, b) = (lunatic.mailbox()?, lunatic.mailbox()?);
+    /// let receiving = b.receive();
+    /// a.send(b.id(), 1, b"hi");
+    /// let message = futures_lite::future::block_on(receiving)?;
+    /// assert!(matches!(message, Message::Data(data) if data.buffer == b"hi"));
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn receive(&self) -> impl Future<Output = Result<Message, EmbedError>> + Send + 'static {
         let inner = self.0.clone();
         std::future::poll_fn(move |cx| inner.poll_receive(cx))
@@ -231,6 +263,24 @@ impl Mailbox {
     /// Calls `callback` with each message, on the runtime's threads, until
     /// the returned [`Subscription`] or the runtime is dropped. The
     /// callback must not block (hand long work to a thread of the app).
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Lunatic, Message};
+    /// use std::time::Duration;
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let sender = lunatic.mailbox()?;
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let subscription = lunatic.mailbox()?.on_message(move |message| {
+    ///     if let Message::Data(data) = message {
+    ///         let _ = tx.send(data.tag);
+    ///     }
+    /// });
+    /// sender.send(subscription.mailbox().id(), 5, b"");
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(10)).ok(), Some(5));
+    /// drop(subscription); // stops the callback
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn on_message(self, mut callback: impl FnMut(Message) + Send + 'static) -> Subscription {
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let receiver = self.clone();
@@ -270,6 +320,26 @@ impl Mailbox {
 
     /// Asks for a [`Message::ProcessDied`] when process `id` ends (at once
     /// if it is not alive). [`super::Process::exit`] says how it ended.
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Lunatic, Message, ProcessConfig};
+    /// use std::time::Duration;
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let plugin = lunatic.load(b"(module (func (export \"main\") (loop (br 0))))")?;
+    /// let process = lunatic.spawn(&plugin, "main", ProcessConfig::default())?;
+    /// let mailbox = lunatic.mailbox()?;
+    /// mailbox.monitor(process.id());
+    /// mailbox.link(process.id(), 77);
+    /// lunatic.kill(process.id()); // a plugin that stopped responding
+    /// let mut got = Vec::new();
+    /// for _ in 0..2 {
+    ///     got.push(mailbox.receive_blocking(Some(Duration::from_secs(10)))?.kind());
+    /// }
+    /// got.sort();
+    /// assert_eq!(got, [1, 2]); // LinkDied (tag 77) and ProcessDied
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn monitor(&self, id: u64) {
         let died = || self.0.handle.send(Message::ProcessDied { process_id: id });
         match self.0.env.get(id) {
@@ -281,6 +351,41 @@ impl Mailbox {
             }
             None => died(),
         }
+    }
+
+    /// Sets the most bytes of messages that may wait here (received by
+    /// nobody yet), counted as for a process's `max_mailbox_size`: each
+    /// data message's buffer plus a fixed overhead of 192 bytes.
+    /// Signals (link and monitor notices) are not counted. A message that
+    /// does not fit is dropped and counted ([`Mailbox::dropped`]); the
+    /// sender is not told (a send never fails or waits, as between
+    /// processes), and the mailbox takes messages again as soon as the app
+    /// has received enough to make room. Unlike a process, which is killed
+    /// when its mailbox overflows, the app's mailbox stays: the app decides
+    /// what a lost message means.
+    ///
+    /// ```
+    /// use lunatic_wasmi::Lunatic;
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let (app, sender) = (lunatic.mailbox()?, lunatic.mailbox()?);
+    /// app.set_max_size(4096);
+    /// for _ in 0..3 {
+    ///     sender.send(app.id(), 1, &[0; 1500]);
+    /// }
+    /// assert!(app.try_receive().is_some() && app.try_receive().is_some());
+    /// assert!(app.try_receive().is_none(), "the third did not fit");
+    /// assert_eq!(app.dropped(), 1);
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
+    pub fn set_max_size(&self, bytes: u64) {
+        self.0.handle.mailbox_budget().set_limit(bytes);
+    }
+
+    /// Messages dropped so far because they did not fit (see
+    /// [`Mailbox::set_max_size`]).
+    pub fn dropped(&self) -> u64 {
+        self.0.handle.mailbox_budget().dropped()
     }
 
     /// Makes `name` refer to this mailbox in the registry (where guests
@@ -296,7 +401,8 @@ impl Mailbox {
 }
 
 /// Keeps a [`Mailbox::on_message`] callback running; dropping it stops the
-/// callback (and ends the mailbox unless it was cloned).
+/// callback (and ends the mailbox unless it was cloned). See
+/// [`Mailbox::on_message`] for an example.
 pub struct Subscription {
     _stop: async_channel::Sender<()>,
     mailbox: Mailbox,

@@ -16,7 +16,7 @@ mod gate;
 mod host;
 mod mailbox;
 
-pub use host::{HostCall, Trap, ValType, Value};
+pub use host::{HostCall, Reply, Trap, ValType, Value};
 pub use mailbox::{Mailbox, Subscription};
 
 use crate::engine::ModuleHandle;
@@ -31,6 +31,16 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// What went wrong, as a number the C API returns too.
+///
+/// ```
+/// use lunatic_wasmi::{ErrorKind, Lunatic};
+///
+/// let lunatic = Lunatic::builder().threads(1).build()?;
+/// let error = lunatic.load(b"not wasm").unwrap_err();
+/// assert_eq!(error.kind(), ErrorKind::Load);
+/// assert_eq!(error.kind() as i32, 2); // LUNATIC_LOAD in lunatic.h
+/// # Ok::<(), lunatic_wasmi::EmbedError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
 pub enum ErrorKind {
@@ -46,13 +56,25 @@ pub enum ErrorKind {
     NotFound = 4,
     /// A wait timed out.
     Timeout = 5,
-    /// The runtime has shut down (or a deterministic runtime already ran).
+    /// The runtime has shut down.
     ShutDown = 6,
     /// Worker threads could not be started, or code panicked (C API).
     Internal = 7,
 }
 
 /// An error of the embedding API: a kind and a message for people.
+///
+/// ```
+/// use lunatic_wasmi::{ErrorKind, Lunatic};
+/// use std::time::Duration;
+///
+/// let lunatic = Lunatic::builder().threads(1).build()?;
+/// let mailbox = lunatic.mailbox()?;
+/// let waited = mailbox.receive_blocking(Some(Duration::from_millis(10))).unwrap_err();
+/// assert_eq!(waited.kind(), ErrorKind::Timeout);
+/// println!("{waited}"); // "no message within 10ms"
+/// # Ok::<(), lunatic_wasmi::EmbedError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbedError {
     kind: ErrorKind,
@@ -104,6 +126,7 @@ pub struct Builder {
     kind: SchedulerKind,
     options: RuntimeOptions,
     functions: Vec<host::AppFunction>,
+    max_mailbox_size: u64,
 }
 
 impl Default for Builder {
@@ -112,6 +135,7 @@ impl Default for Builder {
             kind: SchedulerKind::Threaded { threads: 0 },
             options: RuntimeOptions::default(),
             functions: Vec::new(),
+            max_mailbox_size: ProcessConfig::default().max_mailbox_size,
         }
     }
 }
@@ -131,7 +155,24 @@ impl Builder {
 
     /// Runs everything on one deterministic scheduler instead: every
     /// scheduling decision, virtual time and random byte follows from
-    /// `seed`. Processes then run only inside [`Lunatic::run`].
+    /// `seed`. Processes then run only inside [`Lunatic::run`] (and the
+    /// `_blocking` waits of the runtime, which go through it), on the
+    /// calling thread; the same seed and the same calls give the same run.
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Lunatic, ProcessConfig};
+    ///
+    /// // A process that sleeps 10 virtual seconds: no real time passes.
+    /// let lunatic = Lunatic::builder().deterministic(42).build()?;
+    /// let module = lunatic.load(br#"(module
+    ///   (import "lunatic::process" "sleep_ms" (func $sleep (param i64)))
+    ///   (func (export "main") (call $sleep (i64.const 10000))))"#)?;
+    /// let process = lunatic.spawn(&module, "main", ProcessConfig::default())?;
+    /// let started = std::time::Instant::now();
+    /// lunatic.run(process.exit())?;
+    /// assert!(started.elapsed().as_secs() < 5);
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn deterministic(mut self, seed: u64) -> Self {
         self.kind = SchedulerKind::Deterministic { seed };
         self
@@ -148,6 +189,13 @@ impl Builder {
     /// the OS (`None`: never, and no compaction thread is started).
     pub fn compact_idle_after(mut self, after: Option<Duration>) -> Self {
         self.options.compact_idle_after = after;
+        self
+    }
+
+    /// Bytes of linear memory all processes may hold together (`None`,
+    /// the default: no cap beyond each process's own `max_memory`).
+    pub fn max_total_memory(mut self, bytes: Option<u64>) -> Self {
+        self.options.max_total_memory = bytes;
         self
     }
 
@@ -180,8 +228,77 @@ impl Builder {
             name: name.to_string(),
             params: params.to_vec(),
             results: results.to_vec(),
-            func: Arc::new(func),
+            body: host::Body::Sync(Arc::new(func)),
         });
+        self
+    }
+
+    /// Adds the app's function `namespace::name` whose work takes time
+    /// (a network request, a question to the user): `func` looks at the
+    /// arguments and the caller's memory and returns a future; the guest's
+    /// call waits for it without holding a thread (other processes run
+    /// meanwhile), then returns what it ends with ([`Reply::then`] writes
+    /// into the guest's memory first). The future runs on the runtime's
+    /// threads and may await anything (timers, channels fed by the app's
+    /// threads). An `Err` (from `func` or the future), a panic, or results
+    /// that do not match `results` trap the calling process only; killing
+    /// the process drops the future. Calling it from a start section traps
+    /// (instantiation cannot wait).
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Exit, Lunatic, ProcessConfig, ValType, Value};
+    /// use std::time::Duration;
+    ///
+    /// let lunatic = Lunatic::builder()
+    ///     .threads(1)
+    ///     .host_function_async("app", "slow_square", &[ValType::I32], &[ValType::I32], |_call, args| {
+    ///         let [Value::I32(x)] = *args else { unreachable!("wasmi checks the signature") };
+    ///         Ok(async move {
+    ///             // Stands for any wait; the worker thread runs others meanwhile.
+    ///             async_io::Timer::after(Duration::from_millis(20)).await;
+    ///             Ok(vec![Value::I32(x * x)])
+    ///         })
+    ///     })
+    ///     .build()?;
+    /// let module = lunatic.load(br#"(module
+    ///   (import "app" "slow_square" (func $sq (param i32) (result i32)))
+    ///   (func (export "main") (if (i32.ne (call $sq (i32.const 7)) (i32.const 49)) (then unreachable))))"#)?;
+    /// let process = lunatic.spawn(&module, "main", ProcessConfig::default())?;
+    /// assert_eq!(process.wait_blocking(None)?, Exit::Returned);
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
+    pub fn host_function_async<F, Fut, R>(
+        mut self,
+        namespace: &str,
+        name: &str,
+        params: &[ValType],
+        results: &[ValType],
+        func: F,
+    ) -> Self
+    where
+        F: Fn(&mut HostCall<'_, '_>, &[Value]) -> Result<Fut, Trap> + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, Trap>> + Send + 'static,
+        R: Into<Reply>,
+    {
+        let boxed = move |call: &mut HostCall<'_, '_>, args: &[Value]| -> Result<host::ReplyFuture, Trap> {
+            let future = func(call, args)?;
+            Ok(Box::pin(async move { future.await.map(Into::into) }))
+        };
+        self.functions.push(host::AppFunction {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            params: params.to_vec(),
+            results: results.to_vec(),
+            body: host::Body::Async(Arc::new(boxed)),
+        });
+        self
+    }
+
+    /// The most bytes of messages that may wait in each native
+    /// [`Mailbox`] of this runtime (default 256 MiB, as for processes; see
+    /// [`Mailbox::set_max_size`] for what happens beyond it).
+    pub fn max_mailbox_size(mut self, bytes: u64) -> Self {
+        self.max_mailbox_size = bytes;
         self
     }
 
@@ -204,7 +321,8 @@ impl Builder {
             gate,
             scheduler,
             deterministic: matches!(self.kind, SchedulerKind::Deterministic { .. }),
-            ran: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            max_mailbox_size: self.max_mailbox_size,
             stopped: AtomicBool::new(false),
             mailboxes: Mutex::new(Vec::new()),
         })))
@@ -253,6 +371,31 @@ impl Module {
             })
             .collect()
     }
+}
+
+/// What the driver needs to start a process, and the cell its end is
+/// written to.
+fn spawn_options(
+    module: &Module,
+    entry: &str,
+    params: &[Value],
+    config: ProcessConfig,
+) -> (SpawnOptions, Arc<ExitCell>) {
+    let exit = Arc::new(ExitCell::default());
+    let told = exit.clone();
+    let options = SpawnOptions {
+        module: module.handle.clone(),
+        config: Arc::new(config),
+        entry: entry.to_string(),
+        params: params.iter().map(|v| v.to_wasmi()).collect(),
+        link: None,
+        stdio: Arc::new(InheritStdio),
+        on_exit: Some(Box::new(move |how: &Exit| {
+            *told.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(how.clone());
+            told.event.notify(usize::MAX);
+        })),
+    };
+    (options, exit)
 }
 
 fn content_hash(bytes: &[u8]) -> u64 {
@@ -315,7 +458,19 @@ impl Process {
         self.exit.get()
     }
 
-    /// Completes with how it ended.
+    /// Completes with how it ended; blocks nothing (any executor can
+    /// await it).
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Exit, Lunatic, ProcessConfig};
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let module = lunatic.load(b"(module (func (export \"main\") unreachable))")?;
+    /// let process = lunatic.spawn(&module, "main", ProcessConfig::default())?;
+    /// let exit = futures_lite::future::block_on(process.exit());
+    /// assert!(matches!(exit, Exit::Trapped(why) if why.contains("unreachable")));
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn exit(&self) -> impl Future<Output = Exit> + Send + 'static {
         let cell = self.exit.clone();
         async move {
@@ -395,11 +550,22 @@ struct Shared {
     gate: Arc<gate::Gate>,
     scheduler: Arc<dyn Scheduler>,
     deterministic: bool,
-    /// A deterministic runtime's one `run` has started.
-    ran: AtomicBool,
+    /// A deterministic runtime is inside `run` (one at a time).
+    running: AtomicBool,
+    /// The byte limit of new mailboxes.
+    max_mailbox_size: u64,
     stopped: AtomicBool,
     /// Mailboxes to close at shutdown.
     mailboxes: Mutex<Vec<Weak<mailbox::Inner>>>,
+}
+
+impl std::fmt::Debug for Lunatic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lunatic")
+            .field("processes", &self.processes())
+            .field("deterministic", &self.0.deterministic)
+            .finish()
+    }
 }
 
 /// What [`Lunatic::shutdown`] found.
@@ -423,9 +589,10 @@ impl Lunatic {
     }
 
     /// Compiles a module from Wasm bytes (or text), once per distinct
-    /// bytes. Compiling takes time in proportion to the module's size: an
-    /// async caller with big modules may want to call it on a blocking
-    /// thread.
+    /// bytes, on the calling thread. Compiling takes time in proportion to
+    /// the module's size (wasmi compiles lazily, so little: some
+    /// milliseconds per megabyte); an async caller uses
+    /// [`Lunatic::load_async`].
     pub fn load(&self, bytes: &[u8]) -> Result<Module, EmbedError> {
         self.check_running()?;
         let handle =
@@ -433,12 +600,37 @@ impl Lunatic {
         Ok(Module { handle, hash: content_hash(bytes) })
     }
 
+    /// [`Lunatic::load`] for an async caller: the compilation runs on the
+    /// blocking pool (in place on a deterministic runtime), and the
+    /// future holds no borrow.
+    ///
+    /// ```
+    /// let lunatic = lunatic_wasmi::Lunatic::builder().threads(1).build()?;
+    /// let wasm = b"(module (func (export \"main\")))".to_vec();
+    /// let module = futures_lite::future::block_on(lunatic.load_async(wasm))?;
+    /// assert_eq!(module.id(), lunatic.load(b"(module (func (export \"main\")))")?.id());
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
+    pub fn load_async(
+        &self,
+        bytes: impl Into<Vec<u8>>,
+    ) -> impl Future<Output = Result<Module, EmbedError>> + Send + 'static {
+        let this = self.clone();
+        let bytes = bytes.into();
+        async move {
+            this.check_running()?;
+            let scheduler = this.0.scheduler.clone();
+            crate::scheduler::unblock(&*scheduler, move || this.load(&bytes)).await
+        }
+    }
+
     /// Starts a process running export `entry` of `module` (with no
     /// arguments), with the limits, permissions, arguments, environment
     /// and directories of `config` ([`ProcessConfig::default`] denies
     /// everything: no spawning, no compiling, no files). Its standard
-    /// streams are the app's. A module with a start section runs it here,
-    /// on the calling thread (bounded by fuel, about 50 ms).
+    /// streams are the app's. The process is instantiated on the calling
+    /// thread, start section included (bounded by fuel, about 50 ms); an
+    /// async caller uses [`Lunatic::spawn_async`].
     pub fn spawn(&self, module: &Module, entry: &str, config: ProcessConfig) -> Result<Process, EmbedError> {
         self.spawn_with(module, entry, &[], config)
     }
@@ -452,29 +644,54 @@ impl Lunatic {
         config: ProcessConfig,
     ) -> Result<Process, EmbedError> {
         self.check_running()?;
-        let exit = Arc::new(ExitCell::default());
-        let told = exit.clone();
-        let options = SpawnOptions {
-            module: module.handle.clone(),
-            config: Arc::new(config),
-            entry: entry.to_string(),
-            params: params.iter().map(|v| v.to_wasmi()).collect(),
-            link: None,
-            stdio: Arc::new(InheritStdio),
-            on_exit: Some(Box::new(move |how: &Exit| {
-                *told.exit.lock().unwrap_or_else(|e| e.into_inner()) = Some(how.clone());
-                told.event.notify(usize::MAX);
-            })),
-        };
+        let (options, exit) = spawn_options(module, entry, params, config);
         let handle = crate::process::spawn(&self.0.runtime, &self.0.env, options)
             .map_err(|e| EmbedError::new(ErrorKind::Spawn, format!("{e:#}")))?;
         Ok(Process { handle, exit })
     }
 
+    /// [`Lunatic::spawn_with`] for an async caller: instantiation (memory,
+    /// data segments, the start section) runs on the blocking pool (in
+    /// place on a deterministic runtime), then the process is scheduled.
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Exit, Lunatic, ProcessConfig, Value};
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let module = lunatic.load(b"(module (func (export \"main\") (param i32)))")?;
+    /// let exit = futures_lite::future::block_on(async {
+    ///     let process = lunatic.spawn_async(&module, "main", &[Value::I32(1)], ProcessConfig::default()).await?;
+    ///     Ok::<_, lunatic_wasmi::EmbedError>(process.exit().await)
+    /// })?;
+    /// assert_eq!(exit, Exit::Returned);
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
+    pub fn spawn_async(
+        &self,
+        module: &Module,
+        entry: &str,
+        params: &[Value],
+        config: ProcessConfig,
+    ) -> impl Future<Output = Result<Process, EmbedError>> + Send + 'static {
+        let this = self.clone();
+        let (options, exit) = spawn_options(module, entry, params, config);
+        async move {
+            this.check_running()?;
+            let (runtime, env) = (this.0.runtime.clone(), this.0.env.clone());
+            let scheduler = this.0.scheduler.clone();
+            let (handle, task) =
+                crate::scheduler::unblock(&*scheduler, move || runtime.prepare(&env, options))
+                    .await
+                    .map_err(|e| EmbedError::new(ErrorKind::Spawn, format!("{e:#}")))?;
+            this.0.runtime.scheduler().spawn(task);
+            Ok(Process { handle, exit })
+        }
+    }
+
     /// A new native mailbox: a process ID owned by the app.
     pub fn mailbox(&self) -> Result<Mailbox, EmbedError> {
         self.check_running()?;
-        let inner = mailbox::Inner::new(&self.0.env, self.0.scheduler.clone());
+        let inner = mailbox::Inner::new(&self.0.env, self.0.scheduler.clone(), self.0.max_mailbox_size);
         let mut all = self.0.mailboxes.lock().unwrap_or_else(|e| e.into_inner());
         all.retain(|m| m.strong_count() > 0);
         all.push(Arc::downgrade(&inner));
@@ -504,6 +721,21 @@ impl Lunatic {
     /// current fuel slice at the latest), for an app going to the
     /// background. Messages, timers and I/O still arrive; nothing runs
     /// until [`Lunatic::resume`]. Native mailboxes keep working.
+    ///
+    /// ```
+    /// use lunatic_wasmi::{Lunatic, ProcessConfig};
+    /// use std::time::Duration;
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let module = lunatic.load(b"(module (func (export \"main\")))")?;
+    /// lunatic.pause();
+    /// let process = lunatic.spawn(&module, "main", ProcessConfig::default())?;
+    /// std::thread::sleep(Duration::from_millis(50));
+    /// assert_eq!(process.try_exit(), None, "held while paused");
+    /// lunatic.resume();
+    /// process.wait_blocking(Some(Duration::from_secs(10)))?;
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub fn pause(&self) {
         self.0.gate.pause();
     }
@@ -518,6 +750,19 @@ impl Lunatic {
     /// [`ErrorKind::ShutDown`]). Later calls that start anything fail.
     /// Worker threads end when the last clone of the runtime, its
     /// mailboxes and processes are dropped.
+    ///
+    /// ```
+    /// use lunatic_wasmi::{ErrorKind, Exit, Lunatic, ProcessConfig};
+    /// use std::time::Duration;
+    ///
+    /// let lunatic = Lunatic::builder().threads(1).build()?;
+    /// let spinning = lunatic.load(b"(module (func (export \"main\") (loop (br 0))))")?;
+    /// let process = lunatic.spawn(&spinning, "main", ProcessConfig::default())?;
+    /// let report = futures_lite::future::block_on(lunatic.shutdown(Duration::from_secs(5)))?;
+    /// assert_eq!((report.killed, process.try_exit()), (1, Some(Exit::Killed)));
+    /// assert_eq!(lunatic.mailbox().unwrap_err().kind(), ErrorKind::ShutDown);
+    /// # Ok::<(), lunatic_wasmi::EmbedError>(())
+    /// ```
     pub async fn shutdown(&self, timeout: Duration) -> Result<ShutdownReport, EmbedError> {
         self.0.stopped.store(true, Ordering::SeqCst);
         // Paused processes could not take their kill signal.
@@ -564,7 +809,9 @@ impl Lunatic {
     /// Runs `main` to completion on the calling thread and returns its
     /// output. With a threaded runtime, processes run on the worker
     /// threads meanwhile (and before and after); with a `deterministic`
-    /// one, they run only inside this call, which can be made once.
+    /// one, they run only inside this call (one at a time; between calls
+    /// they stay where they were, so a sequence of calls is as
+    /// reproducible as one).
     ///
     /// ```
     /// use lunatic_wasmi::{Exit, Lunatic, ProcessConfig};
@@ -583,9 +830,19 @@ impl Lunatic {
         if !self.0.deterministic {
             return Ok(futures_lite::future::block_on(main));
         }
-        if self.0.ran.swap(true, Ordering::SeqCst) {
-            return Err(EmbedError::new(ErrorKind::ShutDown, "a deterministic runtime runs once"));
+        if self.0.running.swap(true, Ordering::SeqCst) {
+            return Err(EmbedError::new(
+                ErrorKind::InvalidArgument,
+                "a deterministic runtime is already running on another thread",
+            ));
         }
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        let _done = Done(&self.0.running);
         let out = Arc::new(Mutex::new(None));
         let slot = out.clone();
         self.0.scheduler.block_on(Box::pin(async move {
@@ -595,6 +852,34 @@ impl Lunatic {
         }));
         let value = out.lock().unwrap_or_else(|e| e.into_inner()).take();
         value.ok_or_else(|| EmbedError::new(ErrorKind::ShutDown, "the deterministic run stopped early"))
+    }
+
+    /// [`Lunatic::run`] with a limit: an error of kind
+    /// [`ErrorKind::Timeout`] if `main` is not done after `timeout` (on
+    /// the runtime's clock: virtual time when deterministic). The blocking
+    /// waits of the C API go through here.
+    pub(crate) fn run_timeout<T: Send + 'static>(
+        &self,
+        main: impl Future<Output = Result<T, EmbedError>> + Send + 'static,
+        timeout: Option<Duration>,
+    ) -> Result<T, EmbedError> {
+        let Some(timeout) = timeout else { return self.run(main)? };
+        let sleep = crate::scheduler::sleep(&*self.0.scheduler, timeout);
+        self.run(futures_lite::future::or(main, async move {
+            sleep.await;
+            Err(EmbedError::new(ErrorKind::Timeout, format!("not done after {timeout:?}")))
+        }))?
+    }
+
+    /// Runs `task` on the runtime's scheduler (the C API's callbacks).
+    pub(crate) fn spawn_task(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.0.scheduler.spawn(Box::pin(task));
+    }
+
+    /// Whether this runtime is deterministic (its processes run only
+    /// inside [`Lunatic::run`]).
+    pub fn is_deterministic(&self) -> bool {
+        self.0.deterministic
     }
 }
 

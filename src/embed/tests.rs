@@ -317,3 +317,343 @@ fn config_args_env_and_preopens_reach_the_guest() {
     lunatic.spawn_with(&module, "main", &to, ProcessConfig::default()).unwrap();
     assert_eq!(data(mailbox.receive_blocking(Some(WAIT)).unwrap()).0, 0);
 }
+
+/// `app::slow(x) -> i64`: answers `x * 10` after 1 s, from a future;
+/// `app::slow_fail()`: fails after 100 ms; `app::fetch(ptr) -> i32`: writes
+/// "fetched" at `ptr` when done and returns its length; `app::refuse()`
+/// fails before it waits; `app::late_panic()` panics inside its future.
+fn with_async_host_functions() -> Lunatic {
+    Lunatic::builder()
+        .threads(1)
+        .host_function_async("app", "slow", &[ValType::I64], &[ValType::I64], |_, args| {
+            let [Value::I64(x)] = *args else { return Err(Trap::new("bad args")) };
+            Ok(async move {
+                async_io::Timer::after(Duration::from_secs(1)).await;
+                Ok(vec![Value::I64(x * 10)])
+            })
+        })
+        .host_function_async("app", "slow_fail", &[], &[], |call, _| {
+            let who = call.process_id();
+            Ok(async move {
+                async_io::Timer::after(Duration::from_millis(100)).await;
+                Err::<Vec<Value>, _>(Trap::new(format!("the app refused process {who} late")))
+            })
+        })
+        .host_function_async("app", "fetch", &[ValType::I32], &[ValType::I32], |_, args| {
+            let [Value::I32(ptr)] = *args else { return Err(Trap::new("bad args")) };
+            // The work runs on another thread of the app's; a channel
+            // brings the answer back.
+            let (tx, rx) = async_channel::bounded(1);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                let _ = tx.send_blocking(b"fetched".to_vec());
+            });
+            Ok(async move {
+                let bytes = rx.recv().await.map_err(|_| Trap::new("the worker went away"))?;
+                Ok(Reply::then(move |call| {
+                    call.write(ptr as u32, &bytes)?;
+                    Ok(vec![Value::I32(bytes.len() as i32)])
+                }))
+            })
+        })
+        .host_function_async("app", "refuse", &[], &[], |_, _| {
+            Err::<std::future::Ready<Result<Vec<Value>, Trap>>, _>(Trap::new("refused at once"))
+        })
+        .host_function_async("app", "late_panic", &[], &[], |_, _| {
+            Ok(async move {
+                async_io::Timer::after(Duration::from_millis(10)).await;
+                if true {
+                    panic!("the app's future panicked");
+                }
+                Ok(vec![])
+            })
+        })
+        .build()
+        .unwrap()
+}
+
+const CALLS_ASYNC: &str = r#"(module
+  (import "app" "slow" (func $slow (param i64) (result i64)))
+  (import "app" "slow_fail" (func $slow_fail))
+  (import "app" "fetch" (func $fetch (param i32) (result i32)))
+  (import "app" "refuse" (func $refuse))
+  (import "app" "late_panic" (func $late_panic))
+  (import "lunatic::message" "create_data" (func $create (param i64 i64)))
+  (import "lunatic::message" "write_data" (func $write (param i32 i32) (result i32)))
+  (import "lunatic::message" "send" (func $send (param i64) (result i32)))
+  (memory (export "memory") 1)
+  ;; Sends slow(4) as a tag to $to.
+  (func (export "slow") (param $to i64)
+    (call $create (call $slow (i64.const 4)) (i64.const 0))
+    (drop (call $send (local.get $to))))
+  ;; Sends tag 1 to $to at once.
+  (func (export "quick") (param $to i64)
+    (call $create (i64.const 1) (i64.const 0))
+    (drop (call $send (local.get $to))))
+  ;; Sends what fetch wrote at 100, tagged with its length.
+  (func (export "fetch") (param $to i64) (local $n i32)
+    (local.set $n (call $fetch (i32.const 100)))
+    (call $create (i64.extend_i32_u (local.get $n)) (i64.const 0))
+    (drop (call $write (i32.const 100) (local.get $n)))
+    (drop (call $send (local.get $to))))
+  (func (export "fetch_out_of_bounds") (drop (call $fetch (i32.const 65530))))
+  (func (export "slow_fail") (call $slow_fail))
+  (func (export "refuse") (call $refuse))
+  (func (export "late_panic") (call $late_panic)))"#;
+
+#[test]
+fn async_host_function_waits_without_holding_the_thread() {
+    // One worker thread: if the slow call held it, the quick process
+    // could not run until the slow one was done.
+    let lunatic = with_async_host_functions();
+    let mailbox = lunatic.mailbox().unwrap();
+    let module = lunatic.load(CALLS_ASYNC.as_bytes()).unwrap();
+    let to = [Value::I64(mailbox.id() as i64)];
+    let slow = lunatic.spawn_with(&module, "slow", &to, ProcessConfig::default()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let started = std::time::Instant::now();
+    let quick = lunatic.spawn_with(&module, "quick", &to, ProcessConfig::default()).unwrap();
+    assert_eq!(data(mailbox.receive_blocking(Some(WAIT)).unwrap()).0, 1, "the quick one first");
+    // Had the slow call held the thread, this would take 950 ms or more.
+    assert!(started.elapsed() < Duration::from_millis(700), "{:?}", started.elapsed());
+    assert_eq!(quick.wait_blocking(Some(WAIT)).unwrap(), Exit::Returned);
+    assert_eq!(slow.try_exit(), None, "still waiting in app::slow");
+    assert_eq!(data(mailbox.receive_blocking(Some(WAIT)).unwrap()).0, 40);
+    assert_eq!(slow.wait_blocking(Some(WAIT)).unwrap(), Exit::Returned);
+    // A reply that writes into the guest's memory when it resumes.
+    lunatic.spawn_with(&module, "fetch", &to, ProcessConfig::default()).unwrap();
+    assert_eq!(data(mailbox.receive_blocking(Some(WAIT)).unwrap()), (7, b"fetched".to_vec()));
+}
+
+#[test]
+fn async_host_function_failures_end_only_their_caller() {
+    let lunatic = with_async_host_functions();
+    let mailbox = lunatic.mailbox().unwrap();
+    let module = lunatic.load(CALLS_ASYNC.as_bytes()).unwrap();
+    let to = [Value::I64(mailbox.id() as i64)];
+    // A bystander parked in a slow call, monitored by the app.
+    let bystander = lunatic.spawn_with(&module, "slow", &to, ProcessConfig::default()).unwrap();
+    let trapped = |entry: &str| {
+        let process = lunatic.spawn(&module, entry, ProcessConfig::default()).unwrap();
+        mailbox.monitor(process.id());
+        match process.wait_blocking(Some(WAIT)).unwrap() {
+            Exit::Trapped(why) => why,
+            other => panic!("{entry}: expected a trap, got {other:?}"),
+        }
+    };
+    assert!(trapped("slow_fail").contains("refused process"));
+    assert!(trapped("refuse").contains("refused at once"));
+    assert!(trapped("late_panic").contains("the app's future panicked"));
+    assert!(trapped("fetch_out_of_bounds").contains("out of bounds"));
+    // Each death was told to the monitor; the bystander was not touched
+    // (its answer may come before or among the notices).
+    let (mut died, mut answers) = (0, Vec::new());
+    for _ in 0..5 {
+        match mailbox.receive_blocking(Some(WAIT)).unwrap() {
+            Message::ProcessDied { .. } => died += 1,
+            other => answers.push(data(other).0),
+        }
+    }
+    assert_eq!((died, answers), (4, vec![40]));
+    assert_eq!(bystander.wait_blocking(Some(WAIT)).unwrap(), Exit::Returned);
+    // Killing a process waiting in an async call drops the app's future.
+    let waiting = lunatic.spawn_with(&module, "slow", &to, ProcessConfig::default()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    waiting.kill();
+    assert_eq!(waiting.wait_blocking(Some(WAIT)).unwrap(), Exit::Killed);
+    // A start section cannot wait: the spawn fails, the runtime goes on.
+    let in_start = r#"(module (import "app" "refuse" (func $r)) (import "app" "slow_fail" (func $f))
+      (func $start (call $f)) (start $start) (func (export "main")))"#;
+    let start_module = lunatic.load(in_start.as_bytes()).unwrap();
+    let error = lunatic.spawn(&start_module, "main", ProcessConfig::default()).unwrap_err();
+    assert!(error.message().contains("start section"), "{error}");
+    lunatic.spawn_with(&module, "quick", &to, ProcessConfig::default()).unwrap();
+    assert_eq!(data(mailbox.receive_blocking(Some(WAIT)).unwrap()).0, 1);
+}
+
+#[test]
+fn async_load_and_spawn_block_no_caller() {
+    let lunatic = runtime();
+    let mailbox = lunatic.mailbox().unwrap();
+    // All of it inside one future on futures-lite's executor.
+    let exit = futures_lite::future::block_on({
+        let lunatic = lunatic.clone();
+        let to = Value::I64(mailbox.id() as i64);
+        async move {
+            let module = lunatic.load_async(TELL_APP.as_bytes()).await?;
+            let bad = lunatic.load_async(b"junk".to_vec()).await.unwrap_err();
+            assert_eq!(bad.kind(), ErrorKind::Load);
+            let process = lunatic.spawn_async(&module, "main", &[to], ProcessConfig::default()).await?;
+            let mut small = ProcessConfig::default();
+            small.max_memory = 1;
+            let refused = lunatic.spawn_async(&module, "main", &[to], small).await.unwrap_err();
+            assert_eq!(refused.kind(), ErrorKind::Spawn);
+            Ok::<_, EmbedError>(process.exit().await)
+        }
+    })
+    .unwrap();
+    // TELL_APP traps without an "app" in the registry.
+    assert!(matches!(exit, Exit::Trapped(_)), "{exit:?}");
+    mailbox.register("app").unwrap();
+    let module = lunatic.load(TELL_APP.as_bytes()).unwrap();
+    let process = futures_lite::future::block_on(lunatic.spawn_async(
+        &module,
+        "main",
+        &[Value::I64(5)],
+        ProcessConfig::default(),
+    ))
+    .unwrap();
+    assert_eq!(data(mailbox.receive_blocking(Some(WAIT)).unwrap()).0, 5);
+    assert_eq!(process.wait_blocking(Some(WAIT)).unwrap(), Exit::Returned);
+    lunatic.shutdown_blocking(WAIT).unwrap();
+    let late = futures_lite::future::block_on(lunatic.load_async(LOOP.as_bytes())).unwrap_err();
+    assert_eq!(late.kind(), ErrorKind::ShutDown);
+}
+
+/// Sends `n` messages of 1000 bytes, tagged 1..=n, to the process named
+/// "app".
+const FLOOD: &str = r#"(module
+  (import "lunatic::registry" "get" (func $get (param i32 i32 i32 i32) (result i32)))
+  (import "lunatic::message" "create_data" (func $create (param i64 i64)))
+  (import "lunatic::message" "write_data" (func $write (param i32 i32) (result i32)))
+  (import "lunatic::message" "send" (func $send (param i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "app")
+  (func (export "main") (param $n i64) (local $i i64)
+    (if (call $get (i32.const 0) (i32.const 3) (i32.const 32) (i32.const 40)) (then unreachable))
+    (loop $next
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (call $create (local.get $i) (i64.const 1000))
+      (drop (call $write (i32.const 1024) (i32.const 1000)))
+      (drop (call $send (i64.load (i32.const 40))))
+      (br_if $next (i64.lt_u (local.get $i) (local.get $n))))))"#;
+
+#[test]
+fn mailbox_byte_limit_drops_and_counts() {
+    // Room for 5 messages of 1000 bytes (each costs 1000 + 192).
+    let lunatic = Lunatic::builder().threads(2).max_mailbox_size(5 * 1192 + 100).build().unwrap();
+    let mailbox = lunatic.mailbox().unwrap();
+    mailbox.register("app").unwrap();
+    let module = lunatic.load(FLOOD.as_bytes()).unwrap();
+    let flood = lunatic.spawn_with(&module, "main", &[Value::I64(20)], ProcessConfig::default()).unwrap();
+    // The sender is not punished: it sent all 20 and returned.
+    assert_eq!(flood.wait_blocking(Some(WAIT)).unwrap(), Exit::Returned);
+    let mut tags = Vec::new();
+    while let Some(message) = mailbox.try_receive() {
+        tags.push(data(message).0);
+    }
+    assert_eq!(tags, vec![1, 2, 3, 4, 5], "the first five fitted");
+    assert_eq!(mailbox.dropped(), 15);
+    // Received messages made room again: the mailbox works as before.
+    let again = lunatic.spawn_with(&module, "main", &[Value::I64(3)], ProcessConfig::default()).unwrap();
+    assert_eq!(again.wait_blocking(Some(WAIT)).unwrap(), Exit::Returned);
+    let tags: Vec<i64> = std::iter::from_fn(|| mailbox.try_receive()).map(|m| data(m).0).collect();
+    assert_eq!(tags, vec![1, 2, 3]);
+    assert_eq!(mailbox.dropped(), 15);
+    // Notices are not counted against the limit: a full mailbox still
+    // learns that a monitored process ended.
+    mailbox.set_max_size(0);
+    let looping = lunatic.load(LOOP.as_bytes()).unwrap();
+    let spinner = lunatic.spawn(&looping, "main", ProcessConfig::default()).unwrap();
+    mailbox.monitor(spinner.id());
+    let other = lunatic.mailbox().unwrap();
+    other.send(mailbox.id(), 9, b"x");
+    spinner.kill();
+    assert!(matches!(mailbox.receive_blocking(Some(WAIT)).unwrap(), Message::ProcessDied { .. }));
+    assert_eq!(mailbox.dropped(), 16);
+}
+
+#[test]
+fn deterministic_runtime_runs_in_steps_and_repeats() {
+    // The same program twice with the same seed: the same order of
+    // arrivals, with the app's sends between runs.
+    let trace = |seed: u64| {
+        let lunatic = Lunatic::builder().deterministic(seed).build().unwrap();
+        let mailbox = lunatic.mailbox().unwrap();
+        mailbox.register("app").unwrap();
+        let module = lunatic.load(TELL_APP.as_bytes()).unwrap();
+        let echo = lunatic.load(ECHO.as_bytes()).unwrap();
+        let mut tags = Vec::new();
+        for round in 0..3 {
+            let tellers: Vec<Process> = (0..4)
+                .map(|i| {
+                    lunatic
+                        .spawn_with(&module, "main", &[Value::I64(round * 10 + i)], ProcessConfig::default())
+                        .unwrap()
+                })
+                .collect();
+            let last = tellers.last().unwrap().clone();
+            // Nothing runs between runs.
+            assert_eq!(mailbox.try_receive().map(data), None);
+            lunatic.run(last.exit()).unwrap();
+            let receiving = mailbox.clone();
+            let got = lunatic
+                .run(async move {
+                    let mut got = Vec::new();
+                    for _ in 0..4 {
+                        got.push(data(receiving.receive().await.unwrap()).0);
+                    }
+                    got
+                })
+                .unwrap();
+            tags.extend(got);
+        }
+        // An echo in virtual time.
+        let process = lunatic.spawn(&echo, "main", ProcessConfig::default()).unwrap();
+        let mut payload = mailbox.id().to_le_bytes().to_vec();
+        payload.push(1);
+        mailbox.send(process.id(), 5, &payload);
+        let receiving = mailbox.clone();
+        let reply = lunatic.run(async move { receiving.receive_timeout(WAIT).await }).unwrap().unwrap();
+        tags.push(data(reply).0);
+        assert_eq!(lunatic.shutdown_blocking(WAIT).unwrap().killed, 0);
+        tags
+    };
+    let first = trace(3);
+    assert_eq!(first.len(), 13);
+    assert_eq!(first.last(), Some(&6));
+    let mut sorted = first[..12].to_vec();
+    sorted.sort();
+    assert_eq!(sorted, vec![0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23]);
+    assert_eq!(trace(3), first, "the same seed, the same order");
+}
+
+#[test]
+fn shutdown_then_drop_frees_the_runtime() {
+    // Everything that could hold the runtime: processes looping, parked in
+    // receive, and parked in an async host call whose future never ends; a
+    // callback subscription; an async receive in flight.
+    let lunatic = Lunatic::builder()
+        .threads(2)
+        .host_function_async("app", "never", &[], &[], |_, _| {
+            Ok(std::future::pending::<Result<Vec<Value>, Trap>>())
+        })
+        .build()
+        .unwrap();
+    let never = lunatic
+        .load(br#"(module (import "app" "never" (func $never)) (func (export "main") (call $never)))"#)
+        .unwrap();
+    let looping = lunatic.load(LOOP.as_bytes()).unwrap();
+    let parked = lunatic.load(PARK.as_bytes()).unwrap();
+    let processes: Vec<Process> = [&never, &looping, &parked]
+        .into_iter()
+        .map(|module| lunatic.spawn(module, "main", ProcessConfig::default()).unwrap())
+        .collect();
+    let mailbox = lunatic.mailbox().unwrap();
+    let subscription = lunatic.mailbox().unwrap().on_message(|_| {});
+    let receiving = mailbox.receive();
+    let shared = Arc::downgrade(&lunatic.0);
+    let scheduler = Arc::downgrade(&lunatic.0.scheduler);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(lunatic.shutdown_blocking(WAIT).unwrap().killed, 3);
+    assert!(processes.iter().all(|p| p.try_exit() == Some(Exit::Killed)));
+    assert_eq!(futures_lite::future::block_on(receiving).unwrap_err().kind(), ErrorKind::ShutDown);
+    drop((lunatic, mailbox, subscription, never, looping, parked, processes));
+    // Worker threads may still be letting go of finished tasks: bounded wait.
+    let deadline = std::time::Instant::now() + WAIT;
+    while scheduler.upgrade().is_some() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(shared.upgrade().is_none(), "the runtime is freed");
+    assert!(scheduler.upgrade().is_none(), "the scheduler (and with it its worker threads) is freed");
+}

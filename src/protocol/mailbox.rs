@@ -45,11 +45,18 @@ pub(crate) struct MailboxBudget {
     /// Set by the first send over the limit: the process is being killed
     /// and later messages are dropped.
     overflowed: AtomicBool,
+    /// Messages dropped because they did not fit (read by native mailboxes).
+    dropped: AtomicU64,
 }
 
 impl Default for MailboxBudget {
     fn default() -> Self {
-        Self { used: AtomicU64::new(0), limit: AtomicU64::new(u64::MAX), overflowed: AtomicBool::new(false) }
+        Self {
+            used: AtomicU64::new(0),
+            limit: AtomicU64::new(u64::MAX),
+            overflowed: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+        }
     }
 }
 
@@ -90,6 +97,7 @@ impl MailboxBudget {
             return Admission::Deliver(message);
         }
         if self.overflowed.load(Relaxed) {
+            self.dropped.fetch_add(1, Relaxed);
             return Admission::Drop;
         }
         // Senders race only with each other's charges, which each undo if
@@ -100,6 +108,7 @@ impl MailboxBudget {
             return Admission::Deliver(message);
         }
         self.used.fetch_sub(cost, Relaxed);
+        self.dropped.fetch_add(1, Relaxed);
         if self.overflowed.swap(true, Relaxed) {
             Admission::Drop
         } else {
@@ -117,6 +126,28 @@ impl MailboxBudget {
     #[cfg(test)]
     pub(crate) fn used(&self) -> u64 {
         self.used.load(Relaxed)
+    }
+
+    /// For a native mailbox of the embedding API, which no Wasm drains and
+    /// which is never killed: sets its limit, gives back the charge of a
+    /// message it took, and accepts messages again after an overflow.
+    pub(crate) fn set_limit(&self, limit: u64) {
+        self.limit.store(limit, Relaxed);
+    }
+
+    /// See [`MailboxBudget::set_limit`].
+    pub(crate) fn give_back(&self, cost: u64) {
+        self.release(cost);
+    }
+
+    /// See [`MailboxBudget::set_limit`].
+    pub(crate) fn reopen(&self) {
+        self.overflowed.store(false, Relaxed);
+    }
+
+    /// Messages dropped so far because they did not fit.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Relaxed)
     }
 }
 

@@ -221,7 +221,16 @@ impl Scheduler for Deterministic {
     }
 
     fn block_on(&self, main: BoxFuture<i32>) -> i32 {
-        let parker = self.inner.parker.lock().unwrap().take().expect("block_on runs once");
+        // Lent for this call and handed back when it returns, so that the
+        // scheduler can be driven again later (an embedding app's waits).
+        struct Lent<'a>(&'a Mutex<Option<parking::Parker>>, Option<parking::Parker>);
+        impl Drop for Lent<'_> {
+            fn drop(&mut self) {
+                *self.0.lock().unwrap_or_else(|e| e.into_inner()) = self.1.take();
+            }
+        }
+        let lent = Lent(&self.inner.parker, self.inner.parker.lock().unwrap().take());
+        let parker = lent.1.as_ref().expect("one block_on at a time");
         let main_waker = Arc::new(MainWaker {
             woken: AtomicBool::new(true),
             unparker: self.inner.unparker.clone(),

@@ -1,0 +1,21 @@
+;; The guest of the JNI example: receives one message and sends its data
+;; back, with the tag plus one, to the process registered as "app".
+(module
+  (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (import "lunatic::message" "get_tag" (func $get_tag (result i64)))
+  (import "lunatic::message" "read_data" (func $read_data (param i32 i32) (result i32)))
+  (import "lunatic::message" "create_data" (func $create_data (param i64 i64)))
+  (import "lunatic::message" "write_data" (func $write_data (param i32 i32) (result i32)))
+  (import "lunatic::message" "send" (func $send (param i64) (result i32)))
+  (import "lunatic::registry" "get" (func $registry_get (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "app")
+  (func (export "main") (local $n i32) (local $tag i64)
+    (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1)))
+    (local.set $tag (call $get_tag))
+    (local.set $n (call $read_data (i32.const 1024) (i32.const 4096)))
+    (if (call $registry_get (i32.const 0) (i32.const 3) (i32.const 32) (i32.const 40))
+      (then unreachable))
+    (call $create_data (i64.add (local.get $tag) (i64.const 1)) (i64.extend_i32_u (local.get $n)))
+    (drop (call $write_data (i32.const 1024) (local.get $n)))
+    (drop (call $send (i64.load (i32.const 40))))))
