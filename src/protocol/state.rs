@@ -242,7 +242,13 @@ impl ProcessState {
         env.remove(handle.id());
         handle.close(exit);
         let failed = exit.is_failure();
-        if failed {
+        // A process of an old version stopped by its drain (hot reload) is
+        // expected to go: no warning for it.
+        let drained = matches!(exit, Exit::Killed)
+            && self.version.as_ref().is_some_and(|member| {
+                self.runtime.current_version().is_some_and(|current| current.id() != member.version().id())
+            });
+        if failed && !drained {
             log_failure(env, handle.id(), exit, self.links.len());
         }
         for (_, link) in self.links.drain() {
