@@ -311,9 +311,9 @@ impl Builder {
         let gate = Arc::new(gate::Gate::default());
         let scheduler: Arc<dyn Scheduler> = Arc::new(gate::Gated { inner, gate: gate.clone() });
         let functions = self.functions;
-        let runtime = Runtime::assemble(scheduler.clone(), self.options, None, None, &mut |host| {
+        let runtime = Runtime::assemble(scheduler.clone(), self.options, None, None, Arc::new(move |host| {
             functions.iter().try_for_each(|f| host::define(host, f))
-        })
+        }))
         .map_err(|e| EmbedError::new(ErrorKind::InvalidArgument, e))?;
         Ok(Lunatic(Arc::new(Shared {
             runtime,
@@ -622,6 +622,21 @@ impl Lunatic {
             let scheduler = this.0.scheduler.clone();
             crate::scheduler::unblock(&*scheduler, move || this.load(&bytes)).await
         }
+    }
+
+    /// Hot reload: loads `bytes` as a new version of the app and makes it
+    /// current. A version has an engine of its own (its compiled code is
+    /// freed when its last process ends); processes spawned from the
+    /// returned module run it, and processes of older versions that
+    /// subscribed through `lunatic::hot` are told and may hand over to it
+    /// (README "Hot reload"). Nothing is stopped: the app decides what
+    /// happens to processes of older versions.
+    pub fn load_version(&self, bytes: &[u8]) -> Result<Module, EmbedError> {
+        self.check_running()?;
+        let version =
+            self.0.runtime.load_version(bytes).map_err(|e| EmbedError::new(ErrorKind::Load, e.to_string()))?;
+        self.0.runtime.make_current(&version);
+        Ok(Module { handle: version.module().clone(), hash: content_hash(bytes) })
     }
 
     /// Starts a process running export `entry` of `module` (with no

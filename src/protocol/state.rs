@@ -87,6 +87,14 @@ pub(crate) struct ProcessState {
     pub(crate) world_calls: u64,
     /// Host functions called since the last trace line (only when tracing).
     pub(crate) traced_calls: Vec<&'static str>,
+    /// The module version it runs, in a hot-reloadable app.
+    pub(crate) version: Option<super::version::Member>,
+    /// The state bytes handed over to this instance (`lunatic::hot`), kept
+    /// until it commits.
+    pub(crate) handed_state: Option<Vec<u8>>,
+    /// Set while a new instance runs its hand-over entry and has not
+    /// committed: a trap then rolls back to the old instance.
+    pub(crate) uncommitted: bool,
 }
 
 impl ProcessState {
@@ -100,7 +108,13 @@ impl ProcessState {
     ) -> anyhow::Result<Self> {
         let contexts = runtime.new_contexts(&config)?;
         let mailbox = Mailbox::new(&handle, config.max_mailbox_size);
+        let version = runtime
+            .version_of(&module)
+            .map(|v| super::version::Member::join(v, (env.id(), handle.id()), handle.clone()));
         Ok(Self {
+            version,
+            handed_state: None,
+            uncommitted: false,
             runtime: runtime.clone(),
             env: env.clone(),
             handle,
@@ -126,6 +140,41 @@ impl ProcessState {
             world_calls: 0,
             traced_calls: Vec::new(),
         })
+    }
+
+    /// What stays in the old store while the process tries a new instance
+    /// (`lunatic::hot::handover`): the old instance's handles and nothing
+    /// the process owns, so that a rollback can put the real state back.
+    pub(crate) fn placeholder(&self) -> Self {
+        Self {
+            runtime: self.runtime.clone(),
+            env: self.env.clone(),
+            handle: self.handle.clone(),
+            module: self.module.clone(),
+            limits: super::ProcessLimits::new(self.config.max_memory, self.runtime.memory_budget().clone()),
+            config: self.config.clone(),
+            contexts: Contexts::default(),
+            instance: self.instance,
+            memory: self.memory,
+            initialized: true,
+            fuel_left: None,
+            last_slice: 0,
+            fuel_debt: 0,
+            scratch: None,
+            mailbox: Mailbox::new(&self.handle, self.config.max_mailbox_size),
+            links: HashMap::new(),
+            monitors: HashMap::new(),
+            monitoring: HashMap::new(),
+            die_when_link_dies: self.die_when_link_dies,
+            spawned: Vec::new(),
+            pending: None,
+            stdio: self.stdio.clone(),
+            world_calls: 0,
+            traced_calls: Vec::new(),
+            version: None,
+            handed_state: None,
+            uncommitted: false,
+        }
     }
 
     /// Starts the children spawned since the last suspension.
@@ -193,7 +242,13 @@ impl ProcessState {
         env.remove(handle.id());
         handle.close(exit);
         let failed = exit.is_failure();
-        if failed {
+        // A process of an old version stopped by its drain (hot reload) is
+        // expected to go: no warning for it.
+        let drained = matches!(exit, Exit::Killed)
+            && self.version.as_ref().is_some_and(|member| {
+                self.runtime.current_version().is_some_and(|current| current.id() != member.version().id())
+            });
+        if failed && !drained {
             log_failure(env, handle.id(), exit, self.links.len());
         }
         for (_, link) in self.links.drain() {
