@@ -31,6 +31,23 @@ enum Command {
     /// remote spawns and messages until killed.
     #[cfg(not(any(target_os = "ios", target_os = "android")))]
     Node(NodeArgs),
+    /// Ask a running `lunatic run` of this user to load a new version of its
+    /// program (hot reload): FILE, or the file it was started with.
+    #[cfg(unix)]
+    Reload(ReloadArgs),
+}
+
+#[cfg(unix)]
+#[derive(Args)]
+struct ReloadArgs {
+    /// The OS process ID of the `lunatic run` (needed when several run).
+    #[arg(long, value_name = "OSPID", conflicts_with = "socket")]
+    pid: Option<u32>,
+    /// Its control socket (instead of finding it by process ID).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// The module to load (default: the one the app was started with).
+    file: Option<PathBuf>,
 }
 
 #[cfg(not(any(target_os = "ios", target_os = "android")))]
@@ -187,6 +204,14 @@ struct RunArgs {
     /// Where --prometheus serves (all interfaces by default, as the original).
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:9927", requires = "prometheus")]
     prometheus_http: std::net::SocketAddr,
+    /// Hot reload: load a new version of the program whenever its file
+    /// changes (README "Hot reload"). SIGHUP and `lunatic reload` work without it.
+    #[arg(long, conflicts_with_all = ["record", "replay", "trace", "seeds"])]
+    watch: bool,
+    /// After a reload, stop the old version's processes after SECS at the
+    /// latest (earlier once only its acceptors on handed-over listeners are left).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    drain_timeout: u64,
     /// The program.
     path: PathBuf,
     /// Arguments for the program (put `--` before ones that start with `-`).
@@ -235,6 +260,8 @@ pub fn main() -> i32 {
         Command::Test(_) => true,
         #[cfg(not(any(target_os = "ios", target_os = "android")))]
         Command::Control(_) | Command::Node(_) => false,
+        #[cfg(unix)]
+        Command::Reload(args) => return crate::hot::control::reload_main(args.pid, args.socket.clone(), args.file.clone()),
     };
     // Failing test processes are expected in test mode: do not log each one.
     let default_level = if testing { "error" } else { "warn" };
@@ -260,7 +287,8 @@ pub fn main() -> i32 {
             (runtime, options.into())
         }
         Command::Run(RunArgs {
-            runtime, bench, path, mut args, record, replay, trace, prometheus, prometheus_http,
+            runtime, bench, path, mut args, record, replay, trace, prometheus, prometheus_http, watch,
+            drain_timeout,
         }) => {
             // As with a plain argument parser, the first `--` only separates.
             if let Some(dashes) = args.iter().position(|a| a == "--") {
@@ -280,11 +308,15 @@ pub fn main() -> i32 {
                 replay,
                 trace,
                 prometheus: prometheus.then_some(prometheus_http),
+                watch,
+                drain_timeout: std::time::Duration::from_secs(drain_timeout),
             };
             (runtime, options.into())
         }
         #[cfg(not(any(target_os = "ios", target_os = "android")))]
         Command::Control(_) | Command::Node(_) => unreachable!("handled above"),
+        #[cfg(unix)]
+        Command::Reload(_) => unreachable!("handled above"),
     };
     let outcome = match runtime.seeds {
         Some(seeds) => sweep::sweep(&argv, seeds, runtime.keep_going),

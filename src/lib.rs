@@ -141,6 +141,8 @@ mod runner;
 #[cfg(not(any(target_os = "ios", target_os = "android")))]
 mod cluster;
 mod sweep;
+// Hot reload of `lunatic run`: triggers, new versions, drains.
+mod hot;
 mod test_mode;
 mod cli;
 #[cfg(test)]

@@ -36,6 +36,10 @@ pub struct RunOptions {
     pub trace: Option<PathBuf>,
     /// Serve Prometheus metrics on this address while the program runs.
     pub prometheus: Option<std::net::SocketAddr>,
+    /// Load a new version whenever the file changes (hot reload).
+    pub watch: bool,
+    /// How long an old version may run after a reload before it is stopped.
+    pub drain_timeout: std::time::Duration,
 }
 
 impl RunOptions {
@@ -52,6 +56,8 @@ impl RunOptions {
             replay: None,
             trace: None,
             prometheus: None,
+            watch: false,
+            drain_timeout: crate::hot::DEFAULT_DRAIN_TIMEOUT,
         }
     }
 }
@@ -195,6 +201,41 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
         _ => scheduler(kind)?,
     };
     let runtime = Runtime::with_world(scheduler.clone(), runtime_options, world.clone(), trace.clone());
+    // Reload triggers: a deterministic run (recorded, replayed, traced or
+    // seeded) has one world and one module, so it refuses them.
+    let deterministic = world.is_some() || matches!(kind, SchedulerKind::Deterministic { .. });
+    if deterministic && options.watch {
+        bail!("--watch cannot be used in a deterministic run (--record, --replay, --trace, --deterministic)");
+    }
+    let (reload, requests) = async_channel::unbounded();
+    let _triggers = crate::hot::triggers(&options.path, options.watch, reload)?;
+    if !deterministic {
+        let hot = crate::hot::HotOptions { drain_timeout: options.drain_timeout };
+        let first_env = std::sync::Mutex::new(None);
+        let leak_baseline = std::env::var_os(leaks::ENV_VAR).map(|_| leaks::open_fds());
+        let status = crate::hot::run(
+            runtime,
+            scheduler.clone(),
+            options.path.clone(),
+            bytes,
+            Arc::new(config),
+            hot,
+            requests,
+            &|env| {
+                *first_env.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((env.clone(), watch_metrics(env, &scheduler)));
+            },
+        )?;
+        let first = first_env.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let (Some(baseline), Some((env, _))) = (leak_baseline, first) {
+            leaks::report(&env, &baseline);
+        }
+        return Ok(status);
+    }
+    crate::hot::refuse_all(
+        requests,
+        "a deterministic run (--record, --replay, --trace, --deterministic) cannot load new versions",
+    );
     let module = runtime.compile(&bytes)?;
     let has_start = module
         .wasmi()

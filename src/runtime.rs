@@ -4,7 +4,7 @@
 //! process driver as the way processes start.
 
 use crate::engine::HostFunctions;
-use crate::protocol::{ContextFactory, ProcessState, Runtime, RuntimeOptions};
+use crate::protocol::{ContextFactory, ProcessState, Registrar, Runtime, RuntimeOptions};
 use crate::scheduler::Scheduler;
 use std::sync::Arc;
 
@@ -25,33 +25,35 @@ impl Runtime {
         world: Option<Arc<crate::replay::World>>,
         trace: Option<Arc<crate::replay::Trace>>,
     ) -> Self {
-        Self::assemble(scheduler, options, world, trace, &mut |_| Ok(()))
+        Self::assemble(scheduler, options, world, trace, Arc::new(|_| Ok(())))
             .expect("the built-in host functions are defined once each")
     }
 
-    /// Assembles a runtime whose engine also has the functions `extend`
+    /// Assembles a runtime whose engines also have the functions `extend`
     /// registers (an embedding app's, see `embed::Builder::host_function`).
     pub(crate) fn assemble(
         scheduler: Arc<dyn Scheduler>,
         options: RuntimeOptions,
         world: Option<Arc<crate::replay::World>>,
         trace: Option<Arc<crate::replay::Trace>>,
-        extend: &mut dyn FnMut(&mut HostFunctions<ProcessState>) -> Result<(), String>,
+        extend: Registrar,
     ) -> Result<Self, String> {
-        let mut host = HostFunctions::<ProcessState>::new(trace.is_some());
-        crate::api::add_to_linker(&mut host);
-        crate::wasi::add_to_linker(&mut host);
-        #[cfg(test)]
-        crate::tests::host_panic::add_to_linker(&mut host);
-        extend(&mut host)?;
-        Ok(Runtime::from_parts(
-            host.finish(),
+        // Kept by the runtime and run again for each module version's engine.
+        let registrar: Registrar = Arc::new(move |host: &mut HostFunctions<ProcessState>| {
+            crate::api::add_to_linker(host);
+            crate::wasi::add_to_linker(host);
+            #[cfg(test)]
+            crate::tests::host_panic::add_to_linker(host);
+            extend(host)
+        });
+        Runtime::from_parts(
+            registrar,
             CONTEXTS.to_vec(),
             crate::process::prepare,
             scheduler,
             options,
             world,
             trace,
-        ))
+        )
     }
 }

@@ -134,11 +134,18 @@ fn compile_module(
     // Compiling takes milliseconds per hundred kilobytes: off the executor
     // threads, while this process waits (inline on a deterministic scheduler).
     let runtime = state.runtime.clone();
+    // A process of a module version compiles on that version's engine, so
+    // the code goes when the version does.
+    let version = state.version.as_ref().map(|member| member.version().clone());
     Err(suspend(
         state,
         Pending::Async(Box::pin(async move {
             let scheduler = runtime.scheduler_arc();
-            let compiled = crate::scheduler::unblock(&*scheduler, move || runtime.compile(&bytes)).await;
+            let compiled = crate::scheduler::unblock(&*scheduler, move || match version {
+                Some(version) => version.engine().compile(&bytes),
+                None => runtime.compile(&bytes),
+            })
+            .await;
             protocol::completion(move |ctx| {
                 let (memory, state) = guest::memory_and_state(ctx)?;
                 let status = match compiled {

@@ -194,9 +194,9 @@ impl Builder {
         let gate = Arc::new(gate::Gate::default());
         let scheduler: Arc<dyn Scheduler> = Arc::new(gate::Gated { inner, gate: gate.clone() });
         let functions = self.functions;
-        let runtime = Runtime::assemble(scheduler.clone(), self.options, None, None, &mut |host| {
+        let runtime = Runtime::assemble(scheduler.clone(), self.options, None, None, Arc::new(move |host| {
             functions.iter().try_for_each(|f| host::define(host, f))
-        })
+        }))
         .map_err(|e| EmbedError::new(ErrorKind::InvalidArgument, e))?;
         Ok(Lunatic(Arc::new(Shared {
             runtime,

@@ -14,7 +14,21 @@ pub(crate) use module::ModuleCache;
 
 use crate::errors::LoadError;
 use std::collections::HashMap;
+use std::sync::Arc;
 use wasmi::{CompilationMode, Config, FuncType, Linker};
+
+/// A module version's ID: the first 8 bytes of the SHA-256 of its bytes,
+/// little-endian, shifted right by one and at least 1, so that it is a
+/// positive non-zero i64 for guests. The same value is a module's
+/// cluster-wide ID (`lunatic::distributed::module_id`). Pure Rust (`sha2`),
+/// so it exists on every target, mobile ones included.
+pub(crate) fn version_id(bytes: &[u8]) -> u64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_le_bytes(first) >> 1).max(1)
+}
 
 /// Default fuel per slice: ~16 µs of plain integer code between preemption
 /// points. Chosen with `benches/run --fuel-sweep`: ping-pong p99 latency next
@@ -158,13 +172,19 @@ impl<T: StoreData> HostFunctions<T> {
         Ok(())
     }
 
-    /// The engine that compiles modules against these functions.
-    pub(crate) fn finish(self) -> Engine<T> {
+    /// The engine that compiles modules against these functions. `version`
+    /// is the ID of the module version it compiles for (0: none, the
+    /// runtime's shared engine); every module it compiles carries it.
+    pub(crate) fn finish(self, version: u64) -> Engine<T>
+    where
+        T: 'static,
+    {
         Engine {
             engine: self.engine,
-            linker: self.linker,
+            linker: Arc::new(self.linker),
             signatures: self.signatures,
             modules: ModuleCache::default(),
+            version,
         }
     }
 }
@@ -173,19 +193,26 @@ impl<T: StoreData> HostFunctions<T> {
 /// host functions it was built with.
 pub(crate) struct Engine<T> {
     engine: wasmi::Engine,
-    linker: Linker<T>,
+    /// Shared with every module compiled here, so that a module is always
+    /// instantiated with the linker of the engine that compiled it.
+    linker: Arc<Linker<T>>,
     /// Signature of every host function, to check a module's imports when it
     /// is compiled rather than when a process is spawned.
     signatures: HashMap<(String, String), FuncType>,
     modules: ModuleCache,
+    /// The module version this engine compiles for (0: none).
+    version: u64,
 }
 
-impl<T> Engine<T> {
+impl<T: 'static> Engine<T>
+where
+    Linker<T>: Send + Sync,
+{
     /// Compiles (or finds in the cache) a module from Wasm binary or text,
     /// checking that every import is a host function of the right type.
     pub(crate) fn compile(&self, bytes: &[u8]) -> Result<ModuleHandle, LoadError> {
         self.modules
-            .get_or_compile(bytes, |bytes| {
+            .get_or_compile(bytes, self.version, &self.linker, |bytes| {
                 let module = wasmi::Module::new(&self.engine, bytes)
                     .map_err(|e| anyhow::anyhow!("invalid module: {}", crate::errors::one_line(&e)))?;
                 self.check_imports(&module)?;
@@ -213,14 +240,9 @@ impl<T> Engine<T> {
         Ok(())
     }
 
-    /// The wasmi engine (stores are made on it).
-    pub(crate) fn wasmi(&self) -> &wasmi::Engine {
-        &self.engine
-    }
-
-    /// The linker with every host function.
-    pub(crate) fn linker(&self) -> &Linker<T> {
-        &self.linker
+    /// The module version this engine compiles for (0: none).
+    pub(crate) fn version(&self) -> u64 {
+        self.version
     }
 
     /// Names of all host functions, as `(module, name)`.

@@ -6,6 +6,7 @@
 //! gets a runtime-unique ID and keeps its source hash, so a later hot reload
 //! can tell versions apart.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,11 @@ pub struct ModuleHandle(Arc<ModuleInner>);
 struct ModuleInner {
     id: u64,
     module: wasmi::Module,
+    /// The linker of the engine that compiled it (a `wasmi::Linker<T>` of
+    /// the store data `T`, typed away so handles stay non-generic).
+    linker: Arc<dyn Any + Send + Sync>,
+    /// The module version whose engine compiled it (0: the shared engine).
+    version: u64,
     bytes: Arc<[u8]>,
     /// Whether instantiating it runs a start function.
     has_start: bool,
@@ -38,6 +44,18 @@ impl ModuleHandle {
     /// The wasmi module.
     pub(crate) fn wasmi(&self) -> &wasmi::Module {
         &self.0.module
+    }
+
+    /// The linker to instantiate it with: the one of the engine that
+    /// compiled it (`None` if `T` is not that engine's store data).
+    pub(crate) fn linker<T: 'static>(&self) -> Option<&wasmi::Linker<T>> {
+        self.0.linker.downcast_ref::<wasmi::Linker<T>>()
+    }
+
+    /// The ID of the module version whose engine compiled it (0: the
+    /// runtime's shared engine).
+    pub(crate) fn version(&self) -> u64 {
+        self.0.version
     }
 
     /// The bytes it was compiled from.
@@ -123,9 +141,11 @@ fn content_hash(bytes: &[u8]) -> u64 {
 
 impl ModuleCache {
     /// Returns the cached module for `bytes`, or compiles it with `compile`.
-    pub(crate) fn get_or_compile(
+    pub(crate) fn get_or_compile<L: Any + Send + Sync>(
         &self,
         bytes: &[u8],
+        version: u64,
+        linker: &Arc<L>,
         compile: impl FnOnce(&[u8]) -> anyhow::Result<wasmi::Module>,
     ) -> anyhow::Result<ModuleHandle> {
         let hash = content_hash(bytes);
@@ -156,6 +176,8 @@ impl ModuleCache {
         let handle = ModuleHandle(Arc::new(ModuleInner {
             id: self.next_id.fetch_add(1, Ordering::Relaxed) + 1,
             module,
+            linker: linker.clone(),
+            version,
             bytes: bytes.into(),
             has_start: has_start_section(bytes),
         }));
@@ -187,19 +209,20 @@ mod tests {
         let engine = wasmi::Engine::default();
         let cache = ModuleCache { limit: 80, ..ModuleCache::default() };
         let compile = |bytes: &[u8]| wasmi::Module::new(&engine, bytes).map_err(anyhow::Error::from);
+        let linker = Arc::new(wasmi::Linker::<()>::new(&engine));
         // Text is compiled too; 28 bytes each.
         let one = b"(module (func (export \"a\")))";
         let two = b"(module (func (export \"b\")))";
-        let a = cache.get_or_compile(one, compile).unwrap();
-        assert_eq!(cache.get_or_compile(one, |_| panic!("compiled twice")).unwrap().id(), a.id());
-        assert!(cache.get_or_compile(b"not wasm", compile).is_err());
-        cache.get_or_compile(two, compile).unwrap();
+        let a = cache.get_or_compile(one, 0, &linker, compile).unwrap();
+        assert_eq!(cache.get_or_compile(one, 0, &linker, |_| panic!("compiled twice")).unwrap().id(), a.id());
+        assert!(cache.get_or_compile(b"not wasm", 0, &linker, compile).is_err());
+        cache.get_or_compile(two, 0, &linker, compile).unwrap();
         // 28 + 8 + 28 compiled so far: 28 more is past 80.
         let three = b"(module (func (export \"c\")))";
-        let refused = cache.get_or_compile(three, |_| panic!("compiled past the bound")).unwrap_err();
+        let refused = cache.get_or_compile(three, 0, &linker, |_| panic!("compiled past the bound")).unwrap_err();
         assert!(refused.to_string().contains("the limit is 80"), "{refused}");
         // What is cached is still there.
-        assert_eq!(cache.get_or_compile(one, |_| panic!("compiled twice")).unwrap().id(), a.id());
+        assert_eq!(cache.get_or_compile(one, 0, &linker, |_| panic!("compiled twice")).unwrap().id(), a.id());
     }
 }
 

@@ -154,13 +154,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A module's cluster-wide ID: the first 8 bytes of the SHA-256 of its
-/// bytes, as a positive non-zero i64 so guests see the same value either way.
+/// A module's cluster-wide ID: its version ID (see
+/// `engine::version_id`), so guests see the same value either way.
 pub(crate) fn module_hash(bytes: &[u8]) -> u64 {
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest.as_ref()[..8]);
-    (u64::from_le_bytes(first) >> 1).max(1)
+    crate::engine::version_id(bytes)
 }
 
 /// A fresh node ID: random, non-zero, positive as an i64; a restarted node

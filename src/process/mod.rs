@@ -37,10 +37,15 @@ pub(crate) fn prepare(
     let handle = ProcessHandle::new(id);
     let SpawnOptions { module, config, entry, params, link, stdio, on_exit } = options;
     let state = ProcessState::new(runtime, env, handle.clone(), module.clone(), config, stdio)?;
-    let mut store = wasmi::Store::new(runtime.engine().wasmi(), state);
+    // A module is instantiated on the engine that compiled it (its
+    // version's, in a hot-reloadable app), with that engine's linker.
+    let Some(linker) = module.linker::<ProcessState>() else {
+        anyhow::bail!("the module was compiled for another kind of store");
+    };
+    let mut store = wasmi::Store::new(module.wasmi().engine(), state);
     store.limiter(|state| &mut state.limits);
     store.set_fuel(START_FUEL).expect("fuel metering is always on");
-    let instance = match runtime.engine().linker().instantiate_and_start(&mut store, module.wasmi()) {
+    let instance = match linker.instantiate_and_start(&mut store, module.wasmi()) {
         Ok(instance) => instance,
         Err(error) => {
             let error = crate::errors::one_line(&error);

@@ -19,6 +19,7 @@ mod message;
 mod pending;
 mod runtime;
 mod state;
+pub(crate) mod version;
 mod stdio;
 pub(crate) mod world;
 
@@ -38,7 +39,7 @@ pub(crate) use pending::{
     catch_too_deep, completion, done, is_suspend, offload, suspend, Completion, HostResults,
     Pending, MAX_CATCH_DEPTH, TIMEOUT,
 };
-pub(crate) use runtime::{CompactCharge, ContextFactory};
+pub(crate) use runtime::{CompactCharge, ContextFactory, Registrar};
 pub(crate) use state::{Contexts, Link, ProcessState};
 
 use crate::engine::ModuleHandle;

@@ -3,7 +3,8 @@
 //! a process's host contexts, how to start a process).
 
 use super::{Contexts, Environment, ProcessConfig, ProcessHandle, ProcessState, SpawnOptions};
-use crate::engine::{Engine, ModuleHandle, DEFAULT_FUEL_SLICE};
+use super::version::{Version, Versions};
+use crate::engine::{Engine, HostFunctions, ModuleHandle, DEFAULT_FUEL_SLICE};
 use crate::errors::LoadError;
 use crate::scheduler::{BoxFuture, Scheduler};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +16,11 @@ pub(crate) type ContextFactory = fn(&ProcessConfig, &mut Contexts) -> anyhow::Re
 /// Instantiates and registers a process; returns the task that runs it.
 pub(crate) type Launcher =
     fn(&Runtime, &Arc<Environment>, SpawnOptions) -> anyhow::Result<(ProcessHandle, BoxFuture<()>)>;
+
+/// Registers every host function with a [`HostFunctions`]; run once per
+/// engine (the shared one, and one per module version).
+pub(crate) type Registrar =
+    Arc<dyn Fn(&mut HostFunctions<ProcessState>) -> Result<(), String> + Send + Sync>;
 
 /// Tunables of a [`Runtime`].
 #[derive(Debug, Clone)]
@@ -66,6 +72,12 @@ pub struct Runtime(Arc<Inner>);
 
 struct Inner {
     engine: Engine<ProcessState>,
+    /// How to make another engine with the same host functions.
+    registrar: Registrar,
+    /// Whether engines wrap host functions for `--trace`.
+    traced: bool,
+    /// Module versions of a hot-reloadable app (none otherwise).
+    versions: std::sync::Mutex<Versions>,
     /// Makes the per-process contexts of the host modules.
     contexts: Vec<ContextFactory>,
     /// Instantiates a process (the process driver's `prepare`).
@@ -105,16 +117,21 @@ impl Runtime {
     /// Assembles a runtime from its parts (the runtime facade does, see
     /// `Runtime::new`).
     pub(crate) fn from_parts(
-        engine: Engine<ProcessState>,
+        registrar: Registrar,
         contexts: Vec<ContextFactory>,
         launcher: Launcher,
         scheduler: Arc<dyn Scheduler>,
         options: RuntimeOptions,
         world: Option<Arc<crate::replay::World>>,
         trace: Option<Arc<crate::replay::Trace>>,
-    ) -> Self {
-        Self(Arc::new(Inner {
+    ) -> Result<Self, String> {
+        let traced = trace.is_some();
+        let engine = new_engine(&registrar, traced, 0)?;
+        Ok(Self(Arc::new(Inner {
             engine,
+            registrar,
+            traced,
+            versions: Default::default(),
             contexts,
             launcher,
             scheduler,
@@ -125,7 +142,78 @@ impl Runtime {
             memory: Arc::new(super::limits::MemoryBudget::new(options.max_total_memory)),
             shared: std::sync::Mutex::new(Vec::new()),
             idle_watch: std::sync::OnceLock::new(),
-        }))
+        })))
+    }
+}
+
+/// A new engine with every host function, compiling for `version`.
+fn new_engine(registrar: &Registrar, traced: bool, version: u64) -> Result<Engine<ProcessState>, String> {
+    let mut host = HostFunctions::<ProcessState>::new(traced);
+    registrar(&mut host)?;
+    Ok(host.finish(version))
+}
+
+impl Runtime {
+    /// Compiles `bytes` as a module version on an engine of its own (or
+    /// finds the live version with the same ID). It fails, leaving nothing
+    /// behind, if the bytes do not compile or their imports do not resolve.
+    pub(crate) fn load_version(&self, bytes: &[u8]) -> Result<Arc<Version>, LoadError> {
+        let id = crate::engine::version_id(bytes);
+        if let Some(found) = self.versions().get(id) {
+            return Ok(found);
+        }
+        let engine = new_engine(&self.0.registrar, self.0.traced, id).map_err(LoadError)?;
+        let module = engine.compile(bytes)?;
+        let version = Arc::new(Version::new(engine, module));
+        let mut versions = self.versions();
+        // Another thread may have loaded the same bytes meanwhile.
+        if let Some(found) = versions.get(id) {
+            return Ok(found);
+        }
+        versions.all.insert(id, Arc::downgrade(&version));
+        Ok(version)
+    }
+
+    /// Makes `version` the app's current one and returns the one it
+    /// replaces; processes subscribed on other versions are told.
+    pub(crate) fn make_current(&self, version: &Arc<Version>) -> Option<Arc<Version>> {
+        let (previous, live) = {
+            let mut versions = self.versions();
+            versions.promoted += 1;
+            version.set_seq(versions.promoted);
+            let previous = versions.current.replace(version.clone());
+            (previous, versions.live())
+        };
+        for other in live {
+            other.notify(version.id());
+        }
+        previous
+    }
+
+    /// Makes `version` the newest (the one listeners go to) without making
+    /// it current yet: a new version's root may bind before it is current.
+    pub(crate) fn promote(&self, version: &Arc<Version>) {
+        let mut versions = self.versions();
+        versions.promoted += 1;
+        version.set_seq(versions.promoted);
+    }
+
+    /// The app's current version (`None`: not a hot-reloadable app).
+    pub(crate) fn current_version(&self) -> Option<Arc<Version>> {
+        self.versions().current.clone()
+    }
+
+    /// The version whose engine compiled `module` (`None`: the shared
+    /// engine did, or that version is gone).
+    pub(crate) fn version_of(&self, module: &ModuleHandle) -> Option<Arc<Version>> {
+        match module.version() {
+            0 => None,
+            id => self.versions().get(id),
+        }
+    }
+
+    fn versions(&self) -> std::sync::MutexGuard<'_, Versions> {
+        self.0.versions.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -222,10 +310,6 @@ impl Runtime {
         self.0.engine.compile(bytes)
     }
 
-    /// The engine: wasmi's, the linker and the module cache.
-    pub(crate) fn engine(&self) -> &Engine<ProcessState> {
-        &self.0.engine
-    }
 
     /// Builds the per-process contexts of every host module for a process
     /// with `config`.

@@ -87,6 +87,14 @@ pub(crate) struct ProcessState {
     pub(crate) world_calls: u64,
     /// Host functions called since the last trace line (only when tracing).
     pub(crate) traced_calls: Vec<&'static str>,
+    /// The module version it runs, in a hot-reloadable app.
+    pub(crate) version: Option<super::version::Member>,
+    /// The state bytes handed over to this instance (`lunatic::hot`), kept
+    /// until it commits.
+    pub(crate) handed_state: Option<Vec<u8>>,
+    /// Set while a new instance runs its hand-over entry and has not
+    /// committed: a trap then rolls back to the old instance.
+    pub(crate) uncommitted: bool,
 }
 
 impl ProcessState {
@@ -100,7 +108,13 @@ impl ProcessState {
     ) -> anyhow::Result<Self> {
         let contexts = runtime.new_contexts(&config)?;
         let mailbox = Mailbox::new(&handle, config.max_mailbox_size);
+        let version = runtime
+            .version_of(&module)
+            .map(|v| super::version::Member::join(v, (env.id(), handle.id()), handle.clone()));
         Ok(Self {
+            version,
+            handed_state: None,
+            uncommitted: false,
             runtime: runtime.clone(),
             env: env.clone(),
             handle,

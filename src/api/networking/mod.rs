@@ -12,6 +12,7 @@
 mod addr;
 mod dns;
 mod edge;
+pub(crate) mod handover;
 mod tcp;
 mod tls;
 mod tls_accept;

@@ -9,7 +9,6 @@ use crate::protocol::{completion, ProcessState};
 use crate::replay::Call;
 use async_io::Async;
 use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use wasmi::{Caller, Error, Val};
@@ -145,10 +144,11 @@ fn tcp_bind(
     let addr = addr::read(memory, addr_type, addr_ptr, port, flow_info, scope_id)?;
     check_out(memory, id_ptr as u32, 8)?;
     // Binding never waits, so it needs no suspension.
+    let hot = super::handover::of(state);
     let bound = crate::protocol::world::sync(
         state,
         || Call::new("tcp_bind").arg(addr),
-        || Async::<TcpListener>::bind(addr).map(|listener| Arc::new(Sock::new(listener))),
+        || super::handover::bind(hot, addr),
     )?;
     let outcome = Outcome::from_io(Some(bound), |l| state.contexts.resources().net.tcp_listeners.add(l));
     outcome.write(memory, state, id_ptr as u32)
@@ -165,8 +165,12 @@ fn tcp_accept(
     let (id_ptr, peer_ptr) = (id_ptr as u32, peer_ptr as u32);
     check_out(memory, id_ptr, 8)?;
     check_out(memory, peer_ptr, 8)?;
+    let hot = super::handover::of(state);
     let accept = async move {
-        let (stream, peer) = listener.get()?.accept().await?;
+        let socket = listener.clone();
+        let accept = async move { socket.get()?.accept().await };
+        let (stream, peer) =
+            super::handover::unless_handed_over(hot, listener, super::handover::After::Stop, accept).await?;
         Ok((TcpStream::new(stream), peer))
     };
     let call = || Call::new("tcp_accept").arg(id);

@@ -26,7 +26,7 @@ use super::tls_config::{self, add_ca_pem};
 use super::tls_session::TlsSession;
 use super::{
     addr, check_out, dns, gather, no_answer, guest, read_buffer, report, report_accepted, report_addr, report_read,
-    suspend_on, timer, wait_on, Outcome, Sock, TlsStream, M, MAX_WRITE,
+    suspend_on, timer, wait_on, Outcome, TlsStream, M, MAX_WRITE,
 };
 use crate::engine::HostFunctions;
 use crate::errors::trap;
@@ -37,7 +37,7 @@ use async_io::Async;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmi::{Caller, Error, Val};
@@ -163,18 +163,20 @@ fn tls_bind(
     }
     let config = tls_config::server_config(cert, key).map_err(trap)?;
     // Binding never waits, so it needs no suspension.
+    let hot = super::handover::of(state);
     let bound = crate::protocol::world::sync(
         state,
         || Call::new("tls_bind").arg(addr).arg(replay::digest(&[cert, key])),
-        || Async::<TcpListener>::bind(addr).map(|listener| Arc::new(Sock::new(listener))),
+        || super::handover::bind(hot, addr),
     )?;
     // A real socket gets its accept task now, so handshakes run whether or
     // not the guest is in `tls_accept` (a replay's stand-in gets none).
     // The deterministic scheduler hands sessions out in accept order.
     let ordered = state.runtime.scheduler().inline_blocking();
+    let hot_table = super::handover::of(state).map(|(table, _)| table);
     let bound = bound.and_then(|tcp| {
         let acceptor = match tcp.get() {
-            Ok(_) => Some(Acceptor::start(tcp.clone(), config, ordered)?),
+            Ok(_) => Some(Acceptor::start(tcp.clone(), config, ordered, hot_table)?),
             Err(_) => None,
         };
         Ok(TlsListener { tcp, acceptor })
@@ -196,11 +198,16 @@ fn tls_accept(
     let (id_ptr, peer_ptr) = (id_ptr as u32, peer_ptr as u32);
     check_out(memory, id_ptr, 8)?;
     check_out(memory, peer_ptr, 8)?;
+    let hot = super::handover::of(state);
     let accept = async move {
-        match &listener.acceptor {
-            Some(acceptor) => acceptor.next().await,
-            None => Err(io::Error::new(io::ErrorKind::Unsupported, "a replayed listener accepts nothing")),
-        }
+        let Some(acceptor) = &listener.acceptor else {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "a replayed listener accepts nothing"));
+        };
+        // Once handed over, sessions the old listener accepted before are
+        // still handed out; the process is parked while there are none.
+        let queue = acceptor.clone_queue();
+        let idle = super::handover::After::Drain(Box::new(move || queue.is_idle()));
+        super::handover::unless_handed_over(hot, listener.tcp.clone(), idle, acceptor.next()).await
     };
     let call = || Call::new("tls_accept").arg(id);
     Err(wait_on(state, call, None, accept, move |accepted: Option<io::Result<_>>| {

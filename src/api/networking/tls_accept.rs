@@ -120,15 +120,24 @@ pub(crate) struct Acceptor {
 impl Acceptor {
     /// Starts accepting on `tcp`. `ordered`: hand sessions out in accept
     /// order (deterministic scheduler) instead of completion order.
+    /// `handovers`: the hot-reload listener table, when the listener's
+    /// process runs a module version (accepting stops once the socket is
+    /// handed over to a newer version).
     pub(crate) fn start(
         tcp: Arc<Sock<Async<TcpListener>>>,
         config: Arc<ServerConfig>,
         ordered: bool,
+        handovers: Option<Arc<super::handover::Handovers>>,
     ) -> io::Result<Self> {
         let queue = Arc::new(Queue::new(ordered));
         let deadline = handshake_timeout();
-        let task = executor()?.spawn(run(tcp, config, queue.clone(), deadline));
+        let task = executor()?.spawn(run(tcp, config, queue.clone(), deadline, handovers));
         Ok(Self { queue, _task: task })
+    }
+
+    /// Its queue, to ask whether it is idle.
+    pub(crate) fn clone_queue(&self) -> Arc<Queue> {
+        self.queue.clone()
     }
 
     /// The next completed session (or accept error), waiting for one.
@@ -144,7 +153,7 @@ impl Acceptor {
 }
 
 /// The connections of one listener between TCP accept and `tls_accept`.
-struct Queue {
+pub(crate) struct Queue {
     state: Mutex<QueueState>,
     /// Notified on every change (a handshake ended, the guest took one).
     changed: Event,
@@ -168,6 +177,12 @@ impl Queue {
 
     fn lock(&self) -> MutexGuard<'_, QueueState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether no handshake runs and no session waits for the guest.
+    pub(crate) fn is_idle(&self) -> bool {
+        let state = self.lock();
+        state.running.is_empty() && state.ready.is_empty()
     }
 
     /// Whether another connection may be accepted now.
@@ -233,9 +248,22 @@ async fn run(
     config: Arc<ServerConfig>,
     queue: Arc<Queue>,
     deadline: Duration,
+    handovers: Option<Arc<super::handover::Handovers>>,
 ) {
     let handshakes = Executor::new();
-    handshakes.run(accept_loop(&handshakes, tcp, config, queue, deadline)).await
+    let accepting = accept_loop(&handshakes, tcp.clone(), config, queue, deadline);
+    match handovers {
+        // Once the socket is handed over, accept no more; handshakes
+        // already running finish.
+        Some(table) => {
+            let handed_over = async {
+                table.wait(&tcp).await;
+                future::pending::<()>().await
+            };
+            handshakes.run(future::or(handed_over, accepting)).await
+        }
+        None => handshakes.run(accepting).await,
+    }
 }
 
 async fn accept_loop(
