@@ -8,6 +8,7 @@
 
 mod distributed;
 mod error;
+pub(crate) mod hot;
 mod message;
 mod metrics;
 pub(crate) mod networking;
@@ -74,6 +75,7 @@ pub(crate) fn add_to_linker(host: &mut HostFunctions<ProcessState>) {
     metrics::register(host);
     networking::register(host);
     sqlite::register(host);
+    hot::register(host);
 }
 
 /// Stores `error` in the caller's error table and writes its ID at `ptr`;

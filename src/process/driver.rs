@@ -76,7 +76,14 @@ async fn drive(
     // Fuel in the store when this run of the process began (for the trace).
     let mut started = if tracing { store.get_fuel().unwrap_or(0) } else { 0 };
     let mut idle_memory = IdleMemory::default();
+    // The old instance while a new one runs a hand-over entry uncommitted.
+    let mut trial: Option<Trial> = None;
+    let exit = 'process: loop {
     let exit = loop {
+        if trial.is_some() && !store.data().uncommitted {
+            // Committed: the old instance goes, and its memory with it.
+            trial = None;
+        }
         let frame = frames.last_mut().expect("the root frame is popped only on return");
         // Bytes host calls move are counted per thread: start from zero,
         // and what this run's calls did not settle themselves is owed.
@@ -145,9 +152,40 @@ async fn drive(
                                 on_trap,
                             });
                         }
+                        Pending::Handover { state, entry, version } => {
+                            let code = if frames.len() > 1 || trial.is_some() {
+                                // Inside a nested call, or in a hand-over
+                                // entry: the instance cannot go now.
+                                Err(crate::api::hot::CANNOT_INSTANTIATE)
+                            } else {
+                                begin_handover(store, state, &entry, &version)
+                            };
+                            match code {
+                                Ok((old, func)) => {
+                                    let mut frame = frames.pop().expect("the root frame");
+                                    frame.call = Some(Call::Waiting(invocation));
+                                    trial = Some(Trial { store: old, frame });
+                                    frames.push(Frame {
+                                        call: Some(Call::Start(func, Vec::new())),
+                                        outputs: Vec::new(),
+                                        on_trap: Vec::new(),
+                                    });
+                                    idle_memory = IdleMemory::default();
+                                    if let Err(exit) = refuel(store, 0) {
+                                        break exit;
+                                    }
+                                }
+                                Err(code) => {
+                                    frames.last_mut().unwrap().call =
+                                        Some(Call::Resume(invocation, vec![Val::I32(code)]));
+                                }
+                            }
+                        }
                         other => match if tracing {
+                            commit(store, &mut trial);
                             traced_wait(store, other, &mut started, &mut idle_memory).await
                         } else {
+                            commit(store, &mut trial);
                             wait(store, other, &mut idle_memory).await
                         } {
                             Ok(Ok(inputs)) => {
@@ -182,6 +220,32 @@ async fn drive(
             break exit;
         }
     };
+    // A hand-over entry that trapped or returned before it committed:
+    // back to the old instance, whose `handover` call returns 4.
+    match trial.take() {
+        Some(old) if store.data().uncommitted && matches!(exit, Exit::Returned | Exit::Trapped(_)) => {
+            if let Exit::Trapped(why) = &exit {
+                log::debug!(target: "lunatic::hot", "hand-over entry trapped, rolled back: {why}");
+            }
+            let mut frame = old.frame;
+            let new = std::mem::replace(store, old.store);
+            put_back(store, new.into_data());
+            match frame.call.take() {
+                Some(Call::Waiting(invocation)) => {
+                    frame.call = Some(Call::Resume(invocation, vec![Val::I32(ENTRY_FAILED)]));
+                }
+                _ => unreachable!("the old root frame waits in `handover`"),
+            }
+            frames = vec![frame];
+            idle_memory = IdleMemory::default();
+            if let Err(exit) = refuel(store, 0) {
+                break 'process exit;
+            }
+            continue 'process;
+        }
+        _ => break 'process exit,
+    }
+    };
     if tracing {
         let then = match &exit {
             Exit::Returned => "exit: returned".to_string(),
@@ -194,6 +258,87 @@ async fn drive(
         trace_stop(store, started, &then);
     }
     exit
+}
+
+/// `handover`'s code when the new instance trapped or its entry returned
+/// before it committed.
+const ENTRY_FAILED: i32 = 4;
+
+/// The old instance of a process trying a new one (`lunatic::hot`): its
+/// store (holding a placeholder state and the old instance's memory
+/// charge) and its root frame, waiting in `handover`.
+struct Trial {
+    store: Store<ProcessState>,
+    frame: Frame,
+}
+
+/// The new instance commits as it first waits (HOT-ABI.md).
+fn commit(store: &mut Store<ProcessState>, trial: &mut Option<Trial>) {
+    if trial.take().is_some() {
+        let state = store.data_mut();
+        state.uncommitted = false;
+        state.handed_state = None;
+    }
+}
+
+/// Moves the process's state out of `store` into a new instance of
+/// `version` and puts that instance's store in `store`; returns the old
+/// store and the entry function. On failure everything is as before and
+/// the error is `handover`'s code.
+fn begin_handover(
+    store: &mut Store<ProcessState>,
+    bytes: Vec<u8>,
+    entry: &str,
+    version: &std::sync::Arc<crate::protocol::version::Version>,
+) -> Result<(Store<ProcessState>, wasmi::Func), i32> {
+    let shell = store.data().placeholder();
+    let mut moved = std::mem::replace(store.data_mut(), shell);
+    // The old store keeps the old instance's memory charge (given back when
+    // it goes); the new instance is charged afresh against the same limits.
+    std::mem::swap(&mut moved.limits, &mut store.data_mut().limits);
+    let member = moved.version.as_ref().map(|m| m.move_to(version.clone()));
+    store.data_mut().version = std::mem::replace(&mut moved.version, member);
+    moved.module = version.module().clone();
+    moved.handed_state = Some(bytes);
+    moved.uncommitted = true;
+    moved.initialized = false;
+    let (mut new, instance) = match super::instantiate(version.module(), moved) {
+        Ok(made) => made,
+        Err((moved, why)) => {
+            log::debug!(target: "lunatic::hot", "hand-over: cannot instantiate the new version: {why}");
+            put_back(store, moved);
+            return Err(crate::api::hot::CANNOT_INSTANTIATE);
+        }
+    };
+    let func = instance
+        .get_func(&new, entry)
+        .filter(|f| f.ty(&new).params().is_empty() && f.ty(&new).results().is_empty());
+    let Some(func) = func else {
+        put_back(store, new.into_data());
+        return Err(crate::api::hot::NO_ENTRY);
+    };
+    let memory = instance.get_memory(&new, "memory");
+    let state = new.data_mut();
+    state.instance = Some(instance);
+    state.memory = memory;
+    state.initialized = true;
+    Ok((std::mem::replace(store, new), func))
+}
+
+/// Puts the process's real state back in its old store (which holds the
+/// placeholder [`begin_handover`] left there) as it was before the try.
+fn put_back(store: &mut Store<ProcessState>, moved: ProcessState) {
+    let mut shell = std::mem::replace(store.data_mut(), moved);
+    let state = store.data_mut();
+    // The new instance's charge goes with the placeholder.
+    std::mem::swap(&mut state.limits, &mut shell.limits);
+    state.version = shell.version.take();
+    state.module = shell.module.clone();
+    state.instance = shell.instance;
+    state.memory = shell.memory;
+    state.handed_state = None;
+    state.uncommitted = false;
+    state.initialized = true;
 }
 
 /// [`wait`], writing the trace line of the run that ends here, but only if
@@ -589,6 +734,7 @@ async fn wait(
             Ok(Ok(results))
         }
         Pending::Call { .. } => unreachable!("nested calls are frames, not waits"),
+        Pending::Handover { .. } => unreachable!("a hand-over is not a wait"),
     }
 }
 

@@ -26,6 +26,26 @@ pub fn spawn(
     runtime.spawn(env, options)
 }
 
+/// Makes an instance of `module` in a new store holding `state`, running
+/// its start section (with [`START_FUEL`]). A module is instantiated on the
+/// engine that compiled it (its version's, in a hot-reloadable app), with
+/// that engine's linker. On failure the state comes back with the reason.
+pub(crate) fn instantiate(
+    module: &crate::engine::ModuleHandle,
+    state: ProcessState,
+) -> Result<(wasmi::Store<ProcessState>, wasmi::Instance), (ProcessState, String)> {
+    let Some(linker) = module.linker::<ProcessState>() else {
+        return Err((state, "the module was compiled for another kind of store".into()));
+    };
+    let mut store = wasmi::Store::new(module.wasmi().engine(), state);
+    store.limiter(|state| &mut state.limits);
+    store.set_fuel(START_FUEL).expect("fuel metering is always on");
+    match linker.instantiate_and_start(&mut store, module.wasmi()) {
+        Ok(instance) => Ok((store, instance)),
+        Err(error) => Err((store.into_data(), crate::errors::one_line(&error))),
+    }
+}
+
 /// Instantiates and registers a process and returns the task that runs it,
 /// for the caller to start when it sees fit.
 pub(crate) fn prepare(
@@ -37,19 +57,10 @@ pub(crate) fn prepare(
     let handle = ProcessHandle::new(id);
     let SpawnOptions { module, config, entry, params, link, stdio, on_exit } = options;
     let state = ProcessState::new(runtime, env, handle.clone(), module.clone(), config, stdio)?;
-    // A module is instantiated on the engine that compiled it (its
-    // version's, in a hot-reloadable app), with that engine's linker.
-    let Some(linker) = module.linker::<ProcessState>() else {
-        anyhow::bail!("the module was compiled for another kind of store");
-    };
-    let mut store = wasmi::Store::new(module.wasmi().engine(), state);
-    store.limiter(|state| &mut state.limits);
-    store.set_fuel(START_FUEL).expect("fuel metering is always on");
-    let instance = match linker.instantiate_and_start(&mut store, module.wasmi()) {
-        Ok(instance) => instance,
-        Err(error) => {
-            let error = crate::errors::one_line(&error);
-            store.into_data().abandon(env, &Exit::Trapped(error.clone()));
+    let (mut store, instance) = match instantiate(&module, state) {
+        Ok(made) => made,
+        Err((state, error)) => {
+            state.abandon(env, &Exit::Trapped(error.clone()));
             anyhow::bail!(error);
         }
     };

@@ -41,6 +41,10 @@ pub(crate) enum Pending {
     /// Call a guest function nested in this host call; its results become the
     /// host call's results, and a trap inside it becomes `on_trap`.
     Call { func: Func, params: Vec<Val>, results: usize, on_trap: Vec<Val> },
+    /// `lunatic::hot::handover`: continue this process on a new instance of
+    /// `version`, calling `entry` with `state` to read; the host call
+    /// returns only on failure, with its code.
+    Handover { state: Vec<u8>, entry: String, version: std::sync::Arc<super::version::Version> },
 }
 
 /// Marker error: "the host function parked a [`Pending`] in the store".

@@ -142,6 +142,41 @@ impl ProcessState {
         })
     }
 
+    /// What stays in the old store while the process tries a new instance
+    /// (`lunatic::hot::handover`): the old instance's handles and nothing
+    /// the process owns, so that a rollback can put the real state back.
+    pub(crate) fn placeholder(&self) -> Self {
+        Self {
+            runtime: self.runtime.clone(),
+            env: self.env.clone(),
+            handle: self.handle.clone(),
+            module: self.module.clone(),
+            limits: super::ProcessLimits::new(self.config.max_memory, self.runtime.memory_budget().clone()),
+            config: self.config.clone(),
+            contexts: Contexts::default(),
+            instance: self.instance,
+            memory: self.memory,
+            initialized: true,
+            fuel_left: None,
+            last_slice: 0,
+            fuel_debt: 0,
+            scratch: None,
+            mailbox: Mailbox::new(&self.handle, self.config.max_mailbox_size),
+            links: HashMap::new(),
+            monitors: HashMap::new(),
+            monitoring: HashMap::new(),
+            die_when_link_dies: self.die_when_link_dies,
+            spawned: Vec::new(),
+            pending: None,
+            stdio: self.stdio.clone(),
+            world_calls: 0,
+            traced_calls: Vec::new(),
+            version: None,
+            handed_state: None,
+            uncommitted: false,
+        }
+    }
+
     /// Starts the children spawned since the last suspension.
     pub(crate) fn start_spawned(&mut self) {
         for task in self.spawned.drain(..) {

@@ -3,6 +3,7 @@
 //! so that no lower layer imports a higher one, even in tests.
 
 mod environment;
+mod hot;
 pub(crate) mod host_panic;
 mod replay;
 mod wasi;

@@ -416,7 +416,7 @@ mod tests {
         let client = tls_config::client_config(roots).unwrap();
         let tcp = Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
         let addr = tcp.get_ref().local_addr().unwrap();
-        let acceptor = Acceptor::start(Arc::new(Sock::new(tcp)), config, false).unwrap();
+        let acceptor = Acceptor::start(Arc::new(Sock::new(tcp)), config, false, None).unwrap();
         (acceptor, addr, client)
     }
 
