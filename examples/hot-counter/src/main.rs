@@ -197,11 +197,11 @@ fn main() {
     let listener = match TcpListener::bind(addr.as_str()) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("hot-counter {VERSION}: cannot listen on {addr}: {e}");
+            lunatic_hot::say(&format!("hot-counter {VERSION}: cannot listen on {addr}: {e}"));
             std::process::exit(1);
         }
     };
-    eprintln!("hot-counter {VERSION}: listening on {addr}, counter is process {}", counter.id());
+    lunatic_hot::say(&format!("hot-counter {VERSION}: listening on {addr}, counter is process {}", counter.id()));
     while let Ok((stream, _)) = listener.accept() {
         Process::spawn((stream, counter), connection);
     }

@@ -19,19 +19,24 @@ fn main() {
     let listener = match TcpListener::bind(addr.as_str()) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("hot-web: cannot listen on {addr}: {e}");
+            say(&format!("hot-web: cannot listen on {addr}: {e}"));
             std::process::exit(1);
         }
     };
-    eprintln!("hot-web: {} listening on {addr}", BODY.trim_end());
+    say(&format!("hot-web: {} listening on {addr}", BODY.trim_end()));
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
                 Process::spawn(stream, connection);
             }
-            Err(e) => eprintln!("hot-web: accept failed: {e}"),
+            Err(e) => say(&format!("hot-web: accept failed: {e}")),
         }
     }
+}
+
+/// Prints one line to stderr in a single write (lines of concurrent processes stay whole).
+fn say(line: &str) {
+    let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
 }
 
 /// Serves the requests of one connection until the client closes or asks to.

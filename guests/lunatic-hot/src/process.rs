@@ -7,6 +7,7 @@ use lunatic::serializer::{Bincode, CanSerialize};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt::Display;
+use std::io::Write;
 
 /// The raw imports of HOT-ABI.md; use the safe wrappers of this module instead.
 mod raw {
@@ -153,7 +154,7 @@ pub fn serve<S: HotServer>(mut state: S) -> S {
                     match <Bincode as CanSerialize<S::Message>>::decode() {
                         Ok(msg) => state.handle(msg),
                         Err(e) => {
-                            eprintln!("lunatic-hot: process {} ({}) dropped a message it cannot read: {e}", pid(), S::NAME);
+                            say(&format!("lunatic-hot: process {} ({}) dropped a message it cannot read: {e}", pid(), S::NAME));
                             Control::Continue
                         }
                     }
@@ -183,23 +184,23 @@ fn try_upgrade<S: HotServer>(state: &S, notified: u64) {
         return;
     }
     let _ = notified;
-    eprintln!(
+    say(&format!(
         "lunatic-hot: process {} ({}) stays on version {}: cannot move to {}: {err}",
         pid(),
         S::NAME,
         version_hex(old),
         version_hex(current),
-    );
+    ));
 }
 
 /// Ends a failed restore: one line with the reason, then a trap, so the runtime rolls the
 /// process back to its old instance (`handover` returns 4 there).
 pub fn restore_failed(why: &dyn Display) -> ! {
-    eprintln!(
+    say(&format!(
         "lunatic-hot: process {} cannot restore its state on version {}: {why}",
         pid(),
         version_hex(version())
-    );
+    ));
     core::arch::wasm32::unreachable()
 }
 
@@ -220,4 +221,13 @@ pub fn resume<S: HotServer>(bytes: Vec<u8>) {
     commit();
     state.upgraded(from_version, from_schema);
     serve(state);
+}
+
+/// Prints `line` to stderr in one write, so lines of processes printing at the same time do
+/// not interleave (`eprintln!` writes its pieces one by one).
+pub fn say(line: &str) {
+    let mut buf = String::with_capacity(line.len() + 1);
+    buf.push_str(line);
+    buf.push('\n');
+    let _ = std::io::stderr().write_all(buf.as_bytes());
 }
