@@ -12,6 +12,8 @@
 //! | `seqstat` | `seq count=C last=L errors=E`: what the counter received of them (E: out of order) |
 //! | `version` | the version of the code that accepted this connection |
 //!
+//! v1 also reads v2's state (dropping the new field), so the app can be rolled back.
+//!
 //! The counter and the watcher are [`lunatic_hot::HotServer`]s: when a newer version of the
 //! module becomes current they move to it between two messages with the same PID, links,
 //! monitors, registry name and mailbox. The new version's `_start` finds the counter in the
@@ -66,6 +68,19 @@ struct Counter {
 impl HotState for Counter {
     const NAME: &'static str = "hot-counter";
     const SCHEMA: u32 = if cfg!(feature = "v2") { 2 } else { 1 };
+
+    /// Version 1 takes a schema-2 state too (a downgrade: the upgrade count is dropped), so
+    /// the app can be rolled back.
+    #[cfg(not(feature = "v2"))]
+    fn code_change(old_schema: u32, payload: &[u8]) -> Result<Self, lunatic_hot::StateError> {
+        match old_schema {
+            2 => {
+                let (core, _upgrades): (Core, u32) = lunatic_hot::decode_payload(payload)?;
+                Ok(Counter { core })
+            }
+            other => Err(lunatic_hot::StateError::Conversion(format!("unknown schema {other}"))),
+        }
+    }
 
     #[cfg(feature = "v2")]
     fn code_change(old_schema: u32, payload: &[u8]) -> Result<Self, lunatic_hot::StateError> {
