@@ -47,6 +47,17 @@ fn socket_of(dir: &Path, pid: u32) -> PathBuf {
     dir.join(format!("run-{pid}.sock"))
 }
 
+/// The socket of the running app, for [`remove_socket`].
+static SOCKET: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+/// Removes the run's control socket (before the process ends on a signal).
+pub(crate) fn remove_socket() {
+    let path = SOCKET.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    if let Some(path) = path {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// A run's control socket; removed when dropped.
 pub(crate) struct Server {
     path: PathBuf,
@@ -61,6 +72,7 @@ impl Server {
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).with_context(|| format!("cannot listen on {}", path.display()))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        *SOCKET.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(path.clone());
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         std::thread::Builder::new().name("lunatic-control".into()).spawn(move || {
@@ -85,6 +97,10 @@ impl Drop for Server {
         // Wakes the thread's accept so it sees `stop` and ends.
         let _ = UnixStream::connect(&self.path);
         let _ = std::fs::remove_file(&self.path);
+        let mut registered = SOCKET.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if registered.as_ref() == Some(&self.path) {
+            *registered = None;
+        }
     }
 }
 

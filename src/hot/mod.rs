@@ -86,10 +86,13 @@ pub(crate) fn triggers(
 }
 
 /// SIGHUP asks for a reload of the app's file (a thread waits for it).
+/// SIGTERM and SIGINT end the run as before (status 128 + the signal's
+/// number), but remove the control socket first.
 #[cfg(all(unix, not(any(target_os = "ios", target_os = "android"))))]
 fn signal(requests: async_channel::Sender<Request>) {
+    use async_signal::Signal;
     use futures_lite::StreamExt;
-    let mut signals = match async_signal::Signals::new([async_signal::Signal::Hup]) {
+    let mut signals = match async_signal::Signals::new([Signal::Hup, Signal::Term, Signal::Int]) {
         Ok(signals) => signals,
         Err(e) => {
             log::debug!(target: "lunatic::hot", "cannot catch SIGHUP: {e}");
@@ -97,10 +100,20 @@ fn signal(requests: async_channel::Sender<Request>) {
         }
     };
     let spawned = std::thread::Builder::new().name("lunatic-sighup".into()).spawn(move || {
-        while let Some(Ok(_)) = futures_lite::future::block_on(signals.next()) {
-            if requests.send_blocking(Request { path: None, reply: None }).is_err() {
-                break;
-            }
+        while let Some(Ok(signal)) = futures_lite::future::block_on(signals.next()) {
+            let number = match signal {
+                Signal::Term => 15,
+                Signal::Int => 2,
+                _ => {
+                    if requests.send_blocking(Request { path: None, reply: None }).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            #[cfg(unix)]
+            control::remove_socket();
+            std::process::exit(128 + number);
         }
     });
     if let Err(e) = spawned {
