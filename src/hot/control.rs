@@ -51,6 +51,7 @@ fn socket_of(dir: &Path, pid: u32) -> PathBuf {
 static SOCKET: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
 
 /// Removes the run's control socket (before the process ends on a signal).
+#[cfg_attr(any(target_os = "ios", target_os = "android"), allow(dead_code))]
 pub(crate) fn remove_socket() {
     let path = SOCKET.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
     if let Some(path) = path {
