@@ -173,7 +173,8 @@ pub(crate) fn run(
         anyhow::bail!("'{}' has no `_start` function to run", path.display());
     }
     let (exits, exited) = async_channel::unbounded();
-    let mut app = App { runtime, scheduler: scheduler.clone(), path, config, options, generation: 1, env: Arc::new(Environment::new(1)), exits };
+    let env = Arc::new(Environment::new(1));
+    let mut app = App { runtime, scheduler: scheduler.clone(), path, config, options, generation: 1, env, exits };
     let env = app.start_root(&version).map_err(|e| anyhow::anyhow!("cannot start '{}': {e}", app.path.display()))?;
     env_watch(&env);
     app.runtime.make_current(&version);
