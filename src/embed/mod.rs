@@ -433,6 +433,21 @@ impl Lunatic {
         Ok(Module { handle, hash: content_hash(bytes) })
     }
 
+    /// Hot reload: loads `bytes` as a new version of the app and makes it
+    /// current. A version has an engine of its own (its compiled code is
+    /// freed when its last process ends); processes spawned from the
+    /// returned module run it, and processes of older versions that
+    /// subscribed through `lunatic::hot` are told and may hand over to it
+    /// (README "Hot reload"). Nothing is stopped: the app decides what
+    /// happens to processes of older versions.
+    pub fn load_version(&self, bytes: &[u8]) -> Result<Module, EmbedError> {
+        self.check_running()?;
+        let version =
+            self.0.runtime.load_version(bytes).map_err(|e| EmbedError::new(ErrorKind::Load, e.to_string()))?;
+        self.0.runtime.make_current(&version);
+        Ok(Module { handle: version.module().clone(), hash: content_hash(bytes) })
+    }
+
     /// Starts a process running export `entry` of `module` (with no
     /// arguments), with the limits, permissions, arguments, environment
     /// and directories of `config` ([`ProcessConfig::default`] denies

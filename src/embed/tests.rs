@@ -317,3 +317,37 @@ fn config_args_env_and_preopens_reach_the_guest() {
     lunatic.spawn_with(&module, "main", &to, ProcessConfig::default()).unwrap();
     assert_eq!(data(mailbox.receive_blocking(Some(WAIT)).unwrap()).0, 0);
 }
+
+/// `load_version`: a process of the first version subscribed through
+/// `lunatic::hot` hands over to the second and keeps its ID.
+#[test]
+fn load_version_lets_processes_hand_over() {
+    let v1 = r#"(module
+      (import "lunatic::hot" "subscribe" (func $subscribe (param i64)))
+      (import "lunatic::hot" "handover" (func $handover (param i32 i32 i32 i32) (result i32)))
+      (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 0) "\29")
+      (data (i32.const 16) "lunatic_hot_entry")
+      (func (export "main")
+        (call $subscribe (i64.const 7))
+        (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1)))
+        (call $exit (i32.add (i32.const 100)
+          (call $handover (i32.const 0) (i32.const 1) (i32.const 16) (i32.const 17))))))"#;
+    let v2 = r#"(module
+      (import "lunatic::hot" "read_state" (func $read_state (param i32 i32) (result i32)))
+      (import "lunatic::hot" "commit" (func $commit))
+      (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      (memory (export "memory") 1)
+      (func (export "lunatic_hot_entry")
+        (drop (call $read_state (i32.const 0) (i32.const 1)))
+        (call $commit)
+        (call $exit (i32.add (i32.load8_u (i32.const 0)) (i32.const 1)))))"#;
+    let lunatic = runtime();
+    let first = lunatic.load_version(v1.as_bytes()).unwrap();
+    let process = lunatic.spawn(&first, "main", ProcessConfig::default()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    lunatic.load_version(v2.as_bytes()).unwrap();
+    assert_eq!(process.wait_blocking(Some(WAIT)).unwrap(), Exit::Exited(42));
+}

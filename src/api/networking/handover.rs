@@ -81,8 +81,10 @@ pub(crate) fn bind(hot: Option<(Arc<Handovers>, Arc<Version>)>, addr: SocketAddr
     };
     let mut entries = table.lock();
     entries.retain(|e| e.listener.strong_count() > 0);
+    // Port 0 asks for a fresh port: nothing to take over.
     let older = entries.iter_mut().find(|e| {
         !e.handed_over
+            && addr.port() != 0
             && e.addr == addr
             && e.version.upgrade().is_some_and(|owner| version.is_newer_than(&owner))
     });

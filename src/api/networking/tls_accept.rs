@@ -253,14 +253,14 @@ async fn run(
     let handshakes = Executor::new();
     let accepting = accept_loop(&handshakes, tcp.clone(), config, queue, deadline);
     match handovers {
-        // Once the socket is handed over, accept no more; handshakes
-        // already running finish.
+        // Once the socket is handed over, accept no more (the accept loop
+        // is dropped); handshakes already running finish.
         Some(table) => {
-            let handed_over = async {
-                table.wait(&tcp).await;
+            let run = async {
+                future::or(async { table.wait(&tcp).await }, accepting).await;
                 future::pending::<()>().await
             };
-            handshakes.run(future::or(handed_over, accepting)).await
+            handshakes.run(run).await
         }
         None => handshakes.run(accepting).await,
     }
