@@ -147,8 +147,11 @@ struct App {
     path: PathBuf,
     config: Arc<ProcessConfig>,
     options: HotOptions,
-    /// Generation of the current root (its environment ID).
+    /// Generation of the current root.
     generation: u64,
+    /// The one environment of every version: new code must reach (by PID and
+    /// registry name) the processes that handed themselves over to it.
+    env: Arc<Environment>,
     exits: async_channel::Sender<(u64, Exit)>,
 }
 
@@ -170,7 +173,8 @@ pub(crate) fn run(
         anyhow::bail!("'{}' has no `_start` function to run", path.display());
     }
     let (exits, exited) = async_channel::unbounded();
-    let mut app = App { runtime, scheduler: scheduler.clone(), path, config, options, generation: 1, exits };
+    let env = Arc::new(Environment::new(1));
+    let mut app = App { runtime, scheduler: scheduler.clone(), path, config, options, generation: 1, env, exits };
     let env = app.start_root(&version).map_err(|e| anyhow::anyhow!("cannot start '{}': {e}", app.path.display()))?;
     env_watch(&env);
     app.runtime.make_current(&version);
@@ -210,10 +214,9 @@ fn has_start(version: &Version) -> bool {
 }
 
 impl App {
-    /// Starts `version`'s `_start` as the root of environment
-    /// `self.generation`.
+    /// Starts `version`'s `_start` as a new root in the app's environment.
     fn start_root(&self, version: &Arc<Version>) -> anyhow::Result<Arc<Environment>> {
-        let env = Arc::new(Environment::new(self.generation));
+        let env = self.env.clone();
         let (exits, generation) = (self.exits.clone(), self.generation);
         crate::process::spawn(
             &self.runtime,
