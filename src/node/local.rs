@@ -103,10 +103,8 @@ impl Local {
     /// The watch is a stand-in process handle that never runs: the process
     /// tells it of its death as it tells any monitor.
     pub(crate) fn watch(&self, pid: u64) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
-        static NEXT_PROXY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let target = self.env.get(pid)?;
-        // IDs from the top of the range: never a real process's.
-        let proxy = ProcessHandle::new(u64::MAX - NEXT_PROXY.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let proxy = proxy();
         if !target.signal(Signal::Monitor { from: proxy.clone() }) {
             return None;
         }
@@ -129,6 +127,37 @@ impl Local {
     /// The environment served.
     pub(crate) fn env(&self) -> &Arc<Environment> {
         &self.env
+    }
+}
+
+/// A stand-in process handle that never runs, for the local end of a
+/// remote monitor or link: local processes signal it as they signal any
+/// process. IDs from the top of the range: never a real process's.
+pub(crate) fn proxy() -> ProcessHandle {
+    static NEXT_PROXY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    ProcessHandle::new(u64::MAX - NEXT_PROXY.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// How the local process at one end of a remote link let go of it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LinkEnd {
+    /// It ended (`failed`: as a failure).
+    Died { failed: bool },
+    /// Its link was withdrawn (a start section's link undone).
+    Unlinked,
+}
+
+/// Waits until the local process linked to `proxy` ends or unlinks.
+pub(crate) async fn link_end(proxy: &ProcessHandle) -> LinkEnd {
+    loop {
+        let signals = std::future::poll_fn(|cx| proxy.poll_signals(cx)).await;
+        for signal in signals {
+            match signal {
+                Signal::LinkDied { failed, .. } => return LinkEnd::Died { failed },
+                Signal::Unlink { .. } => return LinkEnd::Unlinked,
+                _ => {}
+            }
+        }
     }
 }
 

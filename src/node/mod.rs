@@ -18,6 +18,7 @@
 //! what running nodes on a simulated network takes.
 
 pub(crate) mod certs;
+mod links;
 pub(crate) mod local;
 mod membership;
 mod wire;
@@ -147,6 +148,8 @@ pub struct Node {
     next_query: AtomicU64,
     /// Remote monitors of local processes: (node, remote pid) -> watchers.
     remote_monitors: Mutex<HashMap<(u64, u64), Vec<crate::protocol::ProcessHandle>>>,
+    /// Links between local processes and processes on other nodes.
+    links: Mutex<links::Links>,
     stopped: AtomicBool,
 }
 
@@ -258,6 +261,7 @@ impl Node {
             queries: Mutex::default(),
             next_query: AtomicU64::new(1),
             remote_monitors: Mutex::default(),
+            links: Mutex::default(),
             stopped: AtomicBool::new(false),
         });
         if let Some(local) = &node.local {
@@ -723,6 +727,9 @@ impl Node {
                 }
                 Response::Done
             }
+            Ok(Request::Link { pid, from: remote, tag }) => self.accept_link(from, pid, remote, tag),
+            Ok(Request::LinkDied { pid, from: remote, failed, linker }) => self.link_gone(from, pid, remote, linker, Some(failed)),
+            Ok(Request::Unlink { pid, from: remote, linker }) => self.link_gone(from, pid, remote, linker, None),
             Ok(Request::FetchModule { module }) => match self.module(module) {
                 Some(m) => Response::Module { bytes: m.bytes().to_vec() },
                 None => Response::Failed { code: 2, message: format!("unknown module {module}") },
@@ -820,6 +827,7 @@ impl Node {
         for pid in gone {
             self.remote_died(ident.id, pid);
         }
+        self.links_down(ident.id);
         self.changed.notify(usize::MAX);
     }
 

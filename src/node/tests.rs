@@ -9,6 +9,7 @@ use crate::scheduler::SchedulerKind;
 use std::time::Instant;
 
 fn temp_dir(name: &str) -> PathBuf {
+    let _ = env_logger::builder().is_test(true).try_init();
     let dir = std::env::temp_dir().join(format!("lunatic-node-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
@@ -434,4 +435,117 @@ fn test_root_cert_is_host_allocated_bincode_pem() {
     let exited = local.spawn_root(module, config).unwrap();
     let status = smol::block_on(within(Duration::from_secs(30), exited.recv())).unwrap().unwrap();
     assert_eq!(status, 0, "failed check {status}");
+}
+
+/// The ABI extension's links: a guest on node b links to processes on
+/// node a. A linked remote process that fails gives a link death (with the
+/// link's tag); a process not running gives one at once; an unlinked one
+/// gives none; a local process that fails ends a remote process linked to
+/// it (it does not trap link deaths); the node holding a linked process
+/// going down gives a failed link death.
+const LINKS: &str = r#"
+(module
+  (import "lunatic::distributed" "get_nodes" (func $get_nodes (param i32 i32) (result i32)))
+  (import "lunatic::distributed" "node_id" (func $node_id (result i64)))
+  (import "lunatic::distributed" "module_id" (func $module_id (result i64)))
+  (import "lunatic::distributed" "spawn" (func $spawn (param i64 i64 i64 i32 i32 i32 i32 i32) (result i32)))
+  (import "lunatic::distributed" "send" (func $send (param i64 i64) (result i32)))
+  (import "lunatic::distributed_ext" "link" (func $link (param i64 i64 i64) (result i32)))
+  (import "lunatic::distributed_ext" "unlink" (func $unlink (param i64 i64)))
+  (import "lunatic::distributed_ext" "monitor" (func $monitor (param i64 i64) (result i32)))
+  (import "lunatic::message" "create_data" (func $create_data (param i64 i64)))
+  (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (import "lunatic::message" "get_tag" (func $get_tag (result i64)))
+  (import "lunatic::message" "get_process_id" (func $get_process_id (result i64)))
+  (import "lunatic::process" "die_when_link_dies" (func $die_when_link_dies (param i32)))
+  (import "lunatic::process" "sleep_ms" (func $sleep (param i64)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "crash")
+  (data (i32.const 110) "forever")
+  (data (i32.const 120) "doomed")
+  (data (i32.const 130) "sentinel")
+  ;; tags to receive: 7, 8, 10, 11 at 700, 708, 716, 724
+  (data (i32.const 700) "\07\00\00\00\00\00\00\00\08\00\00\00\00\00\00\00\0a\00\00\00\00\00\00\00\0b\00\00\00\00\00\00\00")
+  (func (export "crash") (call $sleep (i64.const 300)) (unreachable))
+  (func (export "forever") (loop $l (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1))) (br $l)))
+  ;; doomed: fails once it gets any message
+  (func (export "doomed") (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1))) (unreachable))
+  ;; sentinel(node, pid): links to (node, pid), pokes it, then waits (20 s)
+  (func (export "sentinel") (param $node i64) (param $pid i64)
+    (if (call $link (i64.const 9) (local.get $node) (local.get $pid)) (then (unreachable)))
+    (call $create_data (i64.const 1) (i64.const 0))
+    (drop (call $send (local.get $node) (local.get $pid)))
+    (drop (call $receive (i32.const 0) (i32.const 0) (i64.const 20000))))
+  (func $fail (param $code i32) (call $exit (local.get $code)) (unreachable))
+  (func $spawn_on (param $target i64) (param $name i32) (param $len i32) (param $p1 i64) (param $p2 i64) (param $nparams i32) (result i64)
+    (i32.store8 (i32.const 400) (i32.const 0x7E))
+    (i64.store (i32.const 401) (local.get $p1))
+    (i32.store8 (i32.const 417) (i32.const 0x7E))
+    (i64.store (i32.const 418) (local.get $p2))
+    (if (call $spawn (local.get $target) (i64.const -1) (call $module_id) (local.get $name) (local.get $len)
+          (i32.const 400) (i32.mul (local.get $nparams) (i32.const 17)) (i32.const 500))
+      (then (call $fail (i32.const 40))))
+    (i64.load (i32.const 500)))
+  ;; expects a link death with the tag at $tags within $ms, else fails with $code
+  (func $link_died (param $tags i32) (param $ms i64) (param $code i32)
+    (if (i32.ne (call $receive (local.get $tags) (i32.const 1) (local.get $ms)) (i32.const 1)) (then (call $fail (local.get $code)))))
+  (func (export "_start")
+    (local $me i64) (local $target i64) (local $pid i64) (local $local i64)
+    (call $die_when_link_dies (i32.const 0))
+    (local.set $me (call $node_id))
+    (drop (call $get_nodes (i32.const 300) (i32.const 2)))
+    (local.set $target (i64.load (i32.const 300)))
+    (if (i64.eq (local.get $target) (local.get $me)) (then (local.set $target (i64.load (i32.const 308)))))
+    ;; a remote process that fails: link death, tag 7
+    (local.set $pid (call $spawn_on (local.get $target) (i32.const 100) (i32.const 5) (i64.const 0) (i64.const 0) (i32.const 0)))
+    (if (call $link (i64.const 7) (local.get $target) (local.get $pid)) (then (call $fail (i32.const 41))))
+    (call $link_died (i32.const 700) (i64.const 10000) (i32.const 42))
+    ;; a remote process that is not running: link death at once, tag 8
+    (if (call $link (i64.const 8) (local.get $target) (i64.const 999999)) (then (call $fail (i32.const 43))))
+    (call $link_died (i32.const 708) (i64.const 5000) (i32.const 44))
+    ;; unlinked before it fails: nothing (tag 10)
+    (local.set $pid (call $spawn_on (local.get $target) (i32.const 100) (i32.const 5) (i64.const 0) (i64.const 0) (i32.const 0)))
+    (if (call $link (i64.const 10) (local.get $target) (local.get $pid)) (then (call $fail (i32.const 45))))
+    (call $unlink (local.get $target) (local.get $pid))
+    (if (i32.ne (call $receive (i32.const 716) (i32.const 1) (i64.const 1000)) (i32.const 9027)) (then (call $fail (i32.const 46))))
+    ;; the other direction: a remote sentinel linked to a local process that fails ends too
+    (local.set $local (call $spawn_on (local.get $me) (i32.const 120) (i32.const 6) (i64.const 0) (i64.const 0) (i32.const 0)))
+    (local.set $pid (call $spawn_on (local.get $target) (i32.const 130) (i32.const 8) (local.get $me) (local.get $local) (i32.const 2)))
+    (if (call $monitor (local.get $target) (local.get $pid)) (then (call $fail (i32.const 47))))
+    (if (i32.ne (call $receive (i32.const 0) (i32.const 0) (i64.const 10000)) (i32.const 2)) (then (call $fail (i32.const 48))))
+    (if (i64.ne (call $get_process_id) (local.get $pid)) (then (call $fail (i32.const 49))))
+    ;; a process on a node that goes down: link death, tag 11
+    (local.set $pid (call $spawn_on (local.get $target) (i32.const 110) (i32.const 7) (i64.const 0) (i64.const 0) (i32.const 0)))
+    (if (call $link (i64.const 11) (local.get $target) (local.get $pid)) (then (call $fail (i32.const 50))))
+    ;; the test now takes the other node down
+    (call $link_died (i32.const 724) (i64.const 15000) (i32.const 51))))
+"#;
+
+#[test]
+fn remote_links_fire_both_ways_and_when_the_node_goes_down() {
+    let dir = temp_dir("links");
+    let control = control(&dir);
+    let (a, _) = node(&control, &dir, &[]);
+    let (b, b_local) = node(&control, &dir, &[]);
+    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
+    let module = b_local.compile(LINKS.as_bytes()).unwrap();
+    let config = crate::protocol::ProcessConfig::root(vec!["links".into()], Vec::new());
+    let exited = b_local.spawn_root(module, config).unwrap();
+    // The last link (tag 11) is the only one left once the others fired.
+    wait_for("the guest links to a process on the other node", Duration::from_secs(30), || {
+        let links = lock(&b.links);
+        exited.is_empty() && links.len() == 1 && links.iter().all(|(k, l)| k.0 == a.id() && k.3 && l.tag == 11)
+    });
+    assert!(lock(&a.links).len() == 1, "the other end keeps one link");
+    std::thread::sleep(Duration::from_millis(200));
+    a.shutdown();
+    let status = smol::block_on(within(Duration::from_secs(30), exited.recv()))
+        .expect("the guest finishes within 30 s")
+        .expect("an exit status");
+    assert_eq!(status, 0, "the link guest failed check {status}");
+    assert!(lock(&b.links).is_empty(), "no link is left");
+    for n in [&b, &control] {
+        n.shutdown();
+    }
 }

@@ -47,6 +47,13 @@ pub(crate) enum Request {
     Monitor { pid: u64 },
     /// Process `pid` of the asking node, which `watcher` of yours monitors, ended.
     Died { pid: u64, watcher: u64 },
+    /// Link my process `from` to your process `pid` with `tag`.
+    Link { pid: u64, from: u64, tag: i64 },
+    /// My process `from`, linked to your `pid`, ended (`linker`: your
+    /// process is the one that called `link`).
+    LinkDied { pid: u64, from: u64, failed: bool, linker: bool },
+    /// My process `from` no longer links to your `pid`.
+    Unlink { pid: u64, from: u64, linker: bool },
 }
 
 /// The answer to a [`Request`].
@@ -60,6 +67,8 @@ pub(crate) enum Response {
     Module { bytes: Vec<u8> },
     /// The monitor is set (or the process had already ended: `alive` false).
     Monitoring { alive: bool },
+    /// The link is set (or the process had already ended: `alive` false).
+    Linking { alive: bool },
     /// Noted.
     Done,
     /// Failed with a guest-visible code (2: unknown module; 1: other) and a text.
