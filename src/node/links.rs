@@ -58,7 +58,7 @@ impl Node {
         }
         let node = self.clone();
         let (other, remote_pid, local_pid, linker) = key;
-        smol::spawn(async move {
+        self.tasks.spawn(async move {
             let ended = futures_lite::future::or(async { Some(local::link_end(&proxy).await) }, async {
                 let _ = stop.recv().await;
                 None
@@ -76,8 +76,7 @@ impl Node {
                 LinkEnd::Unlinked => Request::Unlink { pid: remote_pid, from: local_pid, linker: !linker },
             };
             node.tell(other, addr, request).await;
-        })
-        .detach();
+        });
     }
 
     /// Sends a one-way notice to node `other`, bounded by the timeout; a
@@ -140,7 +139,7 @@ impl Node {
                 if let Ok(peer) = self.peer(target) {
                     let node = self.clone();
                     let request = Request::Unlink { pid, from: me, linker: !linker };
-                    smol::spawn(async move { node.tell(target, peer.addr, request).await }).detach();
+                    self.tasks.spawn(async move { node.tell(target, peer.addr, request).await });
                 }
             }
         }

@@ -27,22 +27,28 @@ impl Local {
         Self { runtime, env }
     }
 
+    /// The scheduler its processes run on (the node's tasks run there too).
+    pub(crate) fn scheduler(&self) -> Arc<dyn crate::scheduler::Scheduler> {
+        self.runtime.scheduler_arc()
+    }
+
     /// Compiles (or finds in the runtime's cache) a module.
     pub(crate) fn compile(&self, bytes: &[u8]) -> anyhow::Result<ModuleHandle> {
         Ok(self.runtime.compile(bytes)?)
     }
 
-    /// Spawns `entry` of `module` with spawn parameters `params` (17-byte
-    /// records) and `config`; the process is registered when this returns.
+    /// Makes process `entry` of `module` with spawn parameters `params`
+    /// (17-byte records) and `config`: it is registered when this returns
+    /// and runs once its task is started ([`Local::start`]).
     pub(crate) fn spawn(
         &self,
         module: ModuleHandle,
         entry: String,
         params: &[u8],
         config: ProcessConfig,
-    ) -> anyhow::Result<u64> {
+    ) -> anyhow::Result<(u64, crate::scheduler::BoxFuture<()>)> {
         let params = decode_params(params)?;
-        let handle = self.runtime.spawn(
+        let (handle, task) = self.runtime.prepare(
             &self.env,
             SpawnOptions {
                 module,
@@ -54,7 +60,12 @@ impl Local {
                 on_exit: None,
             },
         )?;
-        Ok(handle.id())
+        Ok((handle.id(), task))
+    }
+
+    /// Starts running a process made by [`Local::spawn`].
+    pub(crate) fn start(&self, task: crate::scheduler::BoxFuture<()>) {
+        self.runtime.scheduler().spawn(task);
     }
 
     /// Spawns the root process (`_start` with the root config) and returns

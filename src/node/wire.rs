@@ -4,7 +4,9 @@
 //!   their own: one length-prefixed postcard frame each way.
 //! * Data messages from one node to another go on one unidirectional stream
 //!   per connection, in the order they were sent: frames of
-//!   `[u32 LE length][u64 LE target pid][i64 LE tag][payload]`.
+//!   `[u32 LE length][u64 LE target pid][i64 LE tag][payload]`. Spawns and
+//!   their answers travel in these streams too, as control frames (the
+//!   length's top bit set, a postcard [`Control`] after it).
 //! * Membership (SWIM) packets travel as QUIC datagrams.
 
 use serde::{Deserialize, Serialize};
@@ -73,6 +75,29 @@ pub(crate) enum Response {
     Done,
     /// Failed with a guest-visible code (2: unknown module; 1: other) and a text.
     Failed { code: u32, message: String },
+}
+
+/// Set in a message frame's length: the frame is a [`Control`] frame.
+pub(crate) const CONTROL: u32 = 1 << 31;
+
+/// A request or answer carried in the ordered stream of messages from one
+/// node to another (spawns: they are then ordered with the messages that
+/// follow them, and cost what a message costs).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Control {
+    /// Request `id` of node `from`.
+    Ask { id: u64, from: u64, request: Request },
+    /// The answer to request `id`.
+    Answer { id: u64, response: Response },
+}
+
+/// Appends one control frame.
+pub(crate) fn control_frame(out: &mut Vec<u8>, control: &Control) -> anyhow::Result<()> {
+    let body = postcard::to_stdvec(control)?;
+    let len = u32::try_from(body.len()).ok().filter(|l| *l < CONTROL).ok_or_else(|| anyhow::anyhow!("control frame too large"))?;
+    out.extend_from_slice(&(len | CONTROL).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(())
 }
 
 /// Encodes a request or answer as a length-prefixed frame.
