@@ -157,6 +157,10 @@ pub struct Node {
     /// Links between local processes and processes on other nodes.
     links: Mutex<links::Links>,
     stopped: AtomicBool,
+    /// Set once the cluster declared this node down.
+    defunct: AtomicBool,
+    /// Set while it leaves the cluster.
+    leaving: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -268,6 +272,8 @@ impl Node {
             remote_monitors: Mutex::default(),
             links: Mutex::default(),
             stopped: AtomicBool::new(false),
+            defunct: AtomicBool::new(false),
+            leaving: AtomicBool::new(false),
         });
         if let Some(local) = &node.local {
             local::attach(local.env(), &node);
@@ -304,17 +310,69 @@ impl Node {
         self.authority.as_ref().map(|a| a.token())
     }
 
-    #[cfg(test)]
-    /// Stops serving at once (tests use it as a crash): no goodbye to the
-    /// membership, connections closed.
-    pub fn shutdown(&self) {
+    /// Leaves the cluster: the members are told (they drop this node from
+    /// `nodes()` at once, as if it went down, instead of detecting it
+    /// seconds later), then the node stops serving.
+    pub fn leave(self: &Arc<Self>) {
+        if self.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        // foca reports this node defunct as it leaves: not a failure here.
+        self.leaving.store(true, Ordering::SeqCst);
+        self.membership.leave(self);
+        // The goodbye goes out as datagrams: give them a moment.
+        std::thread::sleep(Duration::from_millis(200));
+        self.stop("left");
+        log::info!(target: "lunatic::node", "node {} left the cluster", self.id);
+    }
+
+    /// Whether the cluster declared this node down (it stopped answering
+    /// for a while, e.g. it was suspended): it has stopped serving.
+    pub fn is_defunct(&self) -> bool {
+        self.defunct.load(Ordering::SeqCst)
+    }
+
+    /// The cluster declared this node down. Its peers have already told
+    /// their processes that everything here ended (monitors, links), so it
+    /// must not come back as itself: it stops, every member counts as down
+    /// here (local monitors and links of remote processes fire), and
+    /// `lunatic node` exits so that it can be started again as a new node
+    /// (a new ID, so no stale (node, process) pair reaches it).
+    fn defunct(&self) {
+        if self.leaving.load(Ordering::SeqCst) || self.defunct.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        log::error!(target: "lunatic::node", "node {}: the cluster declared this node down (it did not answer in time); it stops serving", self.id);
+        let peers: Vec<Ident> = self
+            .peers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter(|p| p.up)
+            .map(|p| p.ident.clone())
+            .collect();
+        for ident in &peers {
+            self.member_down(ident);
+        }
+        self.stop("declared down");
+    }
+
+    /// Stops serving: connections closed, queued messages dropped.
+    fn stop(&self, reason: &str) {
         self.stopped.store(true, Ordering::SeqCst);
-        self.endpoint.close(quinn::VarInt::from_u32(0), b"stopped");
+        self.endpoint.close(quinn::VarInt::from_u32(0), reason.as_bytes());
         for outbox in lock(&self.outboxes).drain().map(|(_, o)| o) {
             outbox.closed.store(true, Ordering::SeqCst);
             outbox.wake.notify(usize::MAX);
         }
         self.changed.notify(usize::MAX);
+    }
+
+    #[cfg(test)]
+    /// Stops serving at once (tests use it as a crash): no goodbye to the
+    /// membership, connections closed.
+    pub fn shutdown(&self) {
+        self.stop("stopped");
     }
 
     fn peers_up(&self) -> usize {

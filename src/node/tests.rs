@@ -549,3 +549,22 @@ fn remote_links_fire_both_ways_and_when_the_node_goes_down() {
         n.shutdown();
     }
 }
+
+#[test]
+fn a_node_that_leaves_is_dropped_at_once() {
+    let dir = temp_dir("leave");
+    let control = control(&dir);
+    let (a, _) = node(&control, &dir, &[]);
+    let (b, _) = node(&control, &dir, &[]);
+    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
+    let started = Instant::now();
+    a.leave();
+    // Detection of a silent node takes ~2 s (see the dead-node test); a
+    // goodbye is seen well within one probe period.
+    let gone = wait_for("the node that left leaves nodes()", Duration::from_secs(1), || b.nodes() == vec![b.id()]);
+    eprintln!("a node that left was dropped {:?} after it started leaving", started.elapsed().max(gone));
+    assert_eq!(b.send(a.id(), 1, 0, b"late"), UNREACHABLE);
+    for n in [&b, &control] {
+        n.shutdown();
+    }
+}
