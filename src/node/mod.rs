@@ -121,6 +121,8 @@ struct Outbox {
     frames: Mutex<Vec<u8>>,
     wake: event_listener::Event,
     closed: AtomicBool,
+    /// Set while sends are dropped (logged once per episode).
+    full: AtomicBool,
 }
 
 /// A running node.
@@ -604,6 +606,7 @@ impl Node {
                         frames: Mutex::default(),
                         wake: event_listener::Event::new(),
                         closed: AtomicBool::new(false),
+                        full: AtomicBool::new(false),
                     });
                     let writer = (self.clone(), outbox.clone(), addr);
                     self.tasks.spawn(async move { writer.0.write_messages(writer.1, writer.2).await });
@@ -614,9 +617,12 @@ impl Node {
         {
             let mut frames = lock(&outbox.frames);
             if frames.len().saturating_add(size) > MAX_QUEUED {
-                log::warn!(target: "lunatic::node", "dropping a message for node {target}: {MAX_QUEUED} bytes already wait for it");
+                if !outbox.full.swap(true, Ordering::Relaxed) {
+                    log::warn!(target: "lunatic::node", "dropping messages for node {target}: {MAX_QUEUED} bytes already wait for it");
+                }
                 return 0;
             }
+            outbox.full.store(false, Ordering::Relaxed);
             if let Err(e) = frame(&mut frames) {
                 log::warn!(target: "lunatic::node", "cannot send to node {target}: {e:#}");
                 return UNREACHABLE;
