@@ -263,7 +263,36 @@ fn garbage_and_foreign_certificates_are_refused_and_the_node_keeps_serving() {
         udp.send_to(&vec![0xAB; size], a.addr()).unwrap();
     }
     smol::block_on(async {
-        let endpoint = quinn::Endpoint::client(loopback()).unwrap();
+        // A member that answers module fetches with the wrong bytes.
+        let identity = control.authority.as_ref().unwrap().own_identity().unwrap();
+        let server = quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(identity.server_config().unwrap()).unwrap()));
+        let endpoint = quinn::Endpoint::server(server, loopback()).unwrap();
+        let liar = endpoint.clone();
+        let fetches = Arc::new(AtomicU64::new(0));
+        let lie = |conn: quinn::Connection, counted: Arc<AtomicU64>| {
+            smol::spawn(async move {
+                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                    let asked = recv.read_to_end(1 << 20).await.map_err(anyhow::Error::from).and_then(|f| wire::decode::<Request>(&f));
+                    if let Ok(Request::FetchModule { .. }) = asked {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        let lie = Response::Module { bytes: IDLE.as_bytes().to_vec() };
+                        let _ = send.write_all(&wire::encode(&lie).unwrap()).await;
+                        let _ = send.finish();
+                        let _ = send.stopped().await;
+                    }
+                }
+            })
+            .detach();
+        };
+        let counted = fetches.clone();
+        smol::spawn(async move {
+            while let Some(incoming) = liar.accept().await {
+                if let Ok(conn) = incoming.await {
+                    lie(conn, counted.clone());
+                }
+            }
+        })
+        .detach();
         // A node of another cluster: its certificate is refused.
         let other = certs::Authority::open(&temp_dir("garbage-other")).unwrap();
         let foreign = client_config(other.own_identity().unwrap().client_config().unwrap()).unwrap();
@@ -283,21 +312,28 @@ fn garbage_and_foreign_certificates_are_refused_and_the_node_keeps_serving() {
         // A member sending garbage: bad frames are refused, the node goes on.
         let member = client_config(control.authority.as_ref().unwrap().own_identity().unwrap().client_config().unwrap()).unwrap();
         let conn = endpoint.connect_with(member, a.addr(), certs::SERVER_NAME).unwrap().await.unwrap();
+        // (The node asks for modules on this connection, or dials back.)
+        lie(conn.clone(), fetches.clone());
         let (mut send, mut recv) = conn.open_bi().await.unwrap();
         send.write_all(&[9, 0, 0, 0, 1, 2, 3]).await.unwrap();
         send.finish().unwrap();
         let answer: Response = wire::decode(&recv.read_to_end(1 << 20).await.unwrap()).unwrap();
         assert!(matches!(answer, Response::Failed { .. }), "{answer:?}");
-        let mut uni = conn.open_uni().await.unwrap();
-        uni.write_all(&[3, 0, 0, 0, 1, 2, 3]).await.unwrap();
-        let _ = uni.finish();
+        // Message streams: a frame too short for its header, a control
+        // frame that is not postcard, a truncated frame.
+        for garbage in [&[3, 0, 0, 0, 1, 2, 3][..], &[5, 0, 0, 0x80, 0xff, 0xff, 0xff, 0xff, 0xff], &[100, 0, 0, 0, 1, 2, 3]] {
+            let mut uni = conn.open_uni().await.unwrap();
+            uni.write_all(garbage).await.unwrap();
+            let _ = uni.finish();
+        }
         // A spawn of a module whose bytes do not match its ID.
         let (mut send, mut recv) = conn.open_bi().await.unwrap();
         let request = Request::Spawn { module: 99, entry: "idle".into(), params: vec![], config: Default::default() };
         send.write_all(&wire::encode(&request).unwrap()).await.unwrap();
         send.finish().unwrap();
         let answer: Response = wire::decode(&recv.read_to_end(1 << 20).await.unwrap()).unwrap();
-        assert!(matches!(answer, Response::Failed { code: 2, .. }), "{answer:?}");
+        assert!(matches!(&answer, Response::Failed { code: 2, message } if message.contains("do not match")), "{answer:?}");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "the node fetched the module from the asker");
     });
     // Still serving: b spawns on a.
     let module = b_local.compile(IDLE.as_bytes()).unwrap();
