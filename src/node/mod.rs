@@ -9,13 +9,18 @@
 //!   answering is declared down within seconds, and every operation
 //!   waiting on it fails at once.
 //! * Operations (this file): remote spawn by module content hash, remote
-//!   send (FIFO per pair of nodes, so per pair of processes), lookups.
+//!   send (FIFO per pair of nodes, so per pair of processes; spawns travel
+//!   in the same ordered stream), lookups, monitors, links (`links`).
+//! * Membership changes: a node that leaves (SIGTERM) is dropped at once;
+//!   one the cluster declared down stops for good (it can only come back
+//!   as a new node, with a new ID).
 //! * The local runtime is reached through `local` only.
 //!
-//! The network seam: quinn runs over a socket and a runtime it is given
-//! (`quinn::Endpoint::new_with_abstract_socket` accepts a simulated one)
-//! and foca is sans-IO, driven by [`Node::after`]; replacing those two is
-//! what running nodes on a simulated network takes.
+//! The network seam: quinn runs on the runtime it is given (`tasks`:
+//! timers, tasks, the UDP socket; `quinn::Endpoint::new_with_abstract_socket`
+//! accepts a simulated socket) and foca is sans-IO, driven by
+//! [`Node::after`]; replacing those two is what running nodes on a
+//! simulated network takes.
 
 pub(crate) mod certs;
 mod links;
@@ -911,10 +916,8 @@ impl Node {
         if let Some(start) = started.take() {
             start();
         }
-        {
-            // Let the answer leave before the stream is dropped.
-            let _ = send.stopped().await;
-        }
+        // Let the answer leave before the stream is dropped.
+        let _ = send.stopped().await;
     }
 
     /// The member serving at `addr`.
