@@ -27,10 +27,32 @@ pub fn parse_addr(text: &str) -> anyhow::Result<SocketAddr> {
         .ok_or_else(|| anyhow!("'{text}' resolves to no address"))
 }
 
-/// Serves until the process is killed.
-fn serve_forever() -> ! {
-    loop {
-        std::thread::sleep(Duration::from_secs(3600));
+/// Serves until SIGTERM or SIGINT (then leaves the cluster: the members
+/// drop this node at once; status 0) or until the cluster declares this
+/// node down (status 1: it stopped answering, e.g. it was suspended, and
+/// must start again as a new node).
+fn serve(node: &Arc<Node>) -> anyhow::Result<i32> {
+    use async_signal::{Signal, Signals};
+    let mut signals = Signals::new([Signal::Term, Signal::Int]).context("cannot watch for SIGTERM/SIGINT")?;
+    let got = smol::block_on(async {
+        futures_lite::future::or(async { futures_lite::StreamExt::next(&mut signals).await.is_some() }, async {
+            while !node.is_defunct() {
+                async_io::Timer::after(Duration::from_millis(100)).await;
+            }
+            false
+        })
+        .await
+    });
+    if got {
+        node.leave();
+        eprintln!("Lunatic node {} left the cluster", node.id());
+        Ok(0)
+    } else {
+        eprintln!(
+            "Lunatic node {}: the cluster declared this node down (it did not answer in time); start it again to rejoin as a new node",
+            node.id()
+        );
+        Ok(1)
     }
 }
 
@@ -55,7 +77,7 @@ pub fn control_main(bind: Option<SocketAddr>, cluster_dir: Option<PathBuf>) -> a
     eprintln!("Join token: {token}");
     eprintln!("Start nodes here with: lunatic node http://{}/", node.addr());
     eprintln!("Elsewhere: LUNATIC_JOIN_TOKEN=<token> lunatic node http://{}/ --bind-socket <their ip>:<port>", node.addr());
-    serve_forever()
+    serve(&node)
 }
 
 /// What `lunatic node` was asked.
@@ -118,7 +140,7 @@ pub fn node_main(args: NodeArgs) -> anyhow::Result<i32> {
             eprintln!("Join token: {token}");
         }
     }
-    let Some(path) = args.wasm else { serve_forever() };
+    let Some(path) = args.wasm else { return serve(&node) };
     let bytes = crate::runner::read_module(&path)?;
     let module = local.compile(&bytes)?;
     node.module_id(&module);
@@ -126,10 +148,10 @@ pub fn node_main(args: NodeArgs) -> anyhow::Result<i32> {
     let argv = std::iter::once(program).chain(args.args).collect();
     let config = ProcessConfig::root(argv, crate::runner::root_preopens(&[], false)?);
     let exited = local.spawn_root(module, config).map_err(|e| anyhow!("cannot start '{}': {e}", path.display()))?;
-    scheduler.block_on(Box::pin(async move {
+    // The root's end is logged; the node keeps serving either way.
+    scheduler.spawn(Box::pin(async move {
         let status = exited.recv().await.unwrap_or(101);
         log::info!(target: "lunatic::node", "'{}' ended with status {status}; still serving", path.display());
-        futures_lite::future::pending::<i32>().await
     }));
-    serve_forever()
+    serve(&node)
 }

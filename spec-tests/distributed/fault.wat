@@ -2,7 +2,9 @@
 ;; spawns an echo process on the other node and asks it a request, prints
 ;; "ready", then keeps asking (1 s timeout each) until a request fails, and
 ;; reports what spawn, send and nodes() do once the other node is gone or
-;; hung. spec-tests/distributed/run kills (or stops) the other node after
+;; hung; its link to the echo process (lunatic::distributed_ext::link, tag
+;; 77) and its monitor of it must fire once the node is declared down
+;; ("link-died", "monitor-fired"). spec-tests/distributed/run kills (or stops) the other node after
 ;; "ready" and times the lines.
 (module
   (import "lunatic::distributed" "nodes_count" (func $nodes_count (result i32)))
@@ -19,6 +21,10 @@
   (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
   (import "lunatic::process" "process_id" (func $process_id (result i64)))
   (import "lunatic::process" "sleep_ms" (func $sleep (param i64)))
+  (import "lunatic::distributed_ext" "link" (func $link (param i64 i64 i64) (result i32)))
+  (import "lunatic::distributed_ext" "monitor" (func $monitor (param i64 i64) (result i32)))
+  (import "lunatic::process" "die_when_link_dies" (func $die_when_link_dies (param i32)))
+  (import "lunatic::message" "get_process_id" (func $get_process_id (result i64)))
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
   (memory (export "memory") 1)
@@ -31,6 +37,9 @@
   (data (i32.const 1080) "dropped\n")
   (data (i32.const 1090) "spawn-after-9027\n")
   (data (i32.const 1110) "setup-failed\n")
+  (data (i32.const 1130) "link-died\n")
+  (data (i32.const 1145) "monitor-fired\n")
+  (data (i32.const 1160) "\4d\00\00\00\00\00\00\00")
   (func $print (param $ptr i32) (param $len i32)
     (i32.store (i32.const 0) (local.get $ptr))
     (i32.store (i32.const 4) (local.get $len))
@@ -53,7 +62,7 @@
     (drop (call $write_data (i32.const 600) (i32.const 8)))
     (call $srss (local.get $target) (local.get $child) (local.get $tag) (i64.const 1000)))
   (func (export "_start")
-    (local $me i64) (local $target i64) (local $child i64) (local $tag i64) (local $tries i32)
+    (local $me i64) (local $target i64) (local $child i64) (local $tag i64) (local $tries i32) (local $kind i32)
     (local.set $me (call $node_id))
     (block $found
       (loop $wait
@@ -72,6 +81,9 @@
     (if (call $spawn_on (local.get $target)) (then (call $setup_failed)))
     (local.set $child (i64.load (i32.const 500)))
     (if (call $request (local.get $target) (local.get $child) (i64.const 1)) (then (call $setup_failed)))
+    (call $die_when_link_dies (i32.const 0))
+    (if (call $link (i64.const 77) (local.get $target) (local.get $child)) (then (call $setup_failed)))
+    (if (call $monitor (local.get $target) (local.get $child)) (then (call $setup_failed)))
     (call $print (i32.const 1000) (i32.const 6))
     (local.set $tag (i64.const 2))
     (loop $ask
@@ -92,4 +104,14 @@
         (then (call $sleep (i64.const 20)) (br $gone))))
     (call $print (i32.const 1080) (i32.const 8))
     (if (i32.eq (call $spawn_on (local.get $target)) (i32.const 9027))
-      (then (call $print (i32.const 1090) (i32.const 17))))))
+      (then (call $print (i32.const 1090) (i32.const 17))))
+    ;; the node was declared down: the link and the monitor have fired
+    (if (i32.eq (call $receive (i32.const 1160) (i32.const 1) (i64.const 3000)) (i32.const 1))
+      (then (call $print (i32.const 1130) (i32.const 10))))
+    (block $fired
+      (loop $drain
+        (local.set $kind (call $receive (i32.const 0) (i32.const 0) (i64.const 3000)))
+        (br_if $fired (i32.eq (local.get $kind) (i32.const 9027)))
+        (br_if $drain (i32.ne (local.get $kind) (i32.const 2)))
+        (br_if $drain (i64.ne (call $get_process_id) (local.get $child)))
+        (call $print (i32.const 1145) (i32.const 14))))))

@@ -47,6 +47,8 @@ pub(super) fn register(host: &mut HostFunctions<ProcessState>) {
     host.func(M, "sign_node", sign_node);
     host.func(EXT, "monitor", monitor);
     host.func(EXT, "stop_monitoring", stop_monitoring);
+    host.func(EXT, "link", link);
+    host.func(EXT, "unlink", unlink);
 }
 
 /// bincode 1.x of a `String`: u64 LE length, then the bytes.
@@ -160,6 +162,60 @@ fn stop_monitoring(mut caller: Caller<'_, ProcessState>, node_id: i64, pid: i64)
     }
 }
 
+/// `link(tag, node_id, process_id) -> i32`: like `lunatic::process::link`
+/// for a process on any node: when either process ends the other gets a
+/// link death with `tag` (failed if the ending was a failure, which ends
+/// the other too unless it traps link deaths), and when the other node goes
+/// down or leaves the caller gets a failed link death. A process that is
+/// not running gives a failed link death at once. 0 when set; 1 unknown
+/// node; 9027 node down or not answering within the node's timeout (then
+/// there is no link and no link death comes). Outside a cluster, and for
+/// this node's own ID, it is the local link.
+fn link(mut caller: Caller<'_, ProcessState>, tag: i64, node_id: i64, pid: i64) -> Result<i32, Error> {
+    let state = caller.data_mut();
+    let node = node_of(state);
+    if node.as_ref().is_none_or(|n| n.id() == node_id as u64) || node_id == 0 {
+        super::process::link_local(state, tag, pid as u64);
+        return Ok(0);
+    }
+    let node = the_node(state)?;
+    let me = state.handle.clone();
+    // In the link table before the request leaves: if the caller ends
+    // meanwhile, the other end is still told.
+    let proxy = node::local::proxy();
+    let proxy_id = proxy.id();
+    state.links.insert(proxy_id, crate::protocol::Link { tag, handle: proxy.clone() });
+    Err(suspend(
+        state,
+        Pending::Async(Box::pin(async move {
+            let result = node.link(node_id as u64, pid as u64, me, proxy, tag).await;
+            completion(move |ctx| {
+                Ok(vec![Val::I32(match result {
+                    Ok(()) => 0,
+                    Err(failure) => {
+                        ctx.data_mut().links.remove(&proxy_id);
+                        failure.code
+                    }
+                })])
+            })
+        })),
+    ))
+}
+
+/// `unlink(node_id, process_id)`: withdraws links between the caller and
+/// that process (made by either end); the other node is told.
+fn unlink(mut caller: Caller<'_, ProcessState>, node_id: i64, pid: i64) {
+    let state = caller.data_mut();
+    match node_of(state) {
+        Some(node) if node.id() != node_id as u64 && node_id != 0 => {
+            for proxy in node.unlink(node_id as u64, pid as u64, state.id()) {
+                state.links.remove(&proxy);
+            }
+        }
+        _ => super::process::unlink_local(state, pid as u64),
+    }
+}
+
 /// Writes up to `cap` u64 IDs at `ptr`; returns how many.
 fn write_ids(memory: &mut [u8], ptr: i32, cap: i32, ids: &[u64]) -> Result<i32, Error> {
     let count = ids.len().min(cap.max(0) as usize);
@@ -194,16 +250,9 @@ fn spawn(
     id_ptr: i32,
 ) -> Result<i32, Error> {
     let (memory, state) = guest::memory_and_state(&mut caller)?;
-    if !state.config.can_spawn_processes {
-        bail_trap!("this process is not allowed to spawn processes");
-    }
+    let config = super::process::spawn_config(state, config_id)?;
     let node = the_node(state)?;
     {
-        // A config never grants more than the spawning process holds.
-        let config = match config_id {
-            -1 => (*state.config).clone(),
-            id => state.contexts.resources().configs.get(id as u64)?.clone().capped_by(&state.config),
-        };
         let config = node::local::remote_config(&config);
         let entry = guest::str(memory, func_ptr as u32, func_len as u32)?.to_string();
         let params = guest::bytes(memory, params_ptr as u32, params_len as u32)?.to_vec();

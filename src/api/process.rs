@@ -199,6 +199,22 @@ pub(crate) fn decode_params(bytes: &[u8]) -> Result<Vec<Val>, Error> {
         .collect()
 }
 
+/// The permission checks and the child's config every spawn starts with
+/// (here or on another node, `lunatic::distributed::spawn`).
+pub(super) fn spawn_config(state: &mut ProcessState, config_id: i64) -> Result<Arc<ProcessConfig>, Error> {
+    if !state.config.can_spawn_processes {
+        bail_trap!("this process is not allowed to spawn processes");
+    }
+    if !state.initialized {
+        bail_trap!("cannot spawn while the module is being initialized");
+    }
+    Ok(match config_id {
+        -1 => state.config.clone(),
+        // A config never grants more than the spawning process holds.
+        id => Arc::new(state.contexts.resources().configs.get(id as u64)?.clone().capped_by(&state.config)),
+    })
+}
+
 /// What `spawn` and `get_or_spawn` share: the child's options from the
 /// guest's arguments, with the permission and config checks.
 #[allow(clippy::too_many_arguments)]
@@ -213,17 +229,7 @@ fn spawn_options(
     params_ptr: i32,
     params_len: i32,
 ) -> Result<SpawnOptions, Error> {
-    if !state.config.can_spawn_processes {
-        bail_trap!("this process is not allowed to spawn processes");
-    }
-    if !state.initialized {
-        bail_trap!("cannot spawn while the module is being initialized");
-    }
-    let config = match config_id {
-        -1 => state.config.clone(),
-        // A config never grants more than the spawning process holds.
-        id => Arc::new(state.contexts.resources().configs.get(id as u64)?.clone().capped_by(&state.config)),
-    };
+    let config = spawn_config(state, config_id)?;
     let module = match module_id {
         -1 => state.module.clone(),
         id => state.contexts.resources().modules.get(id as u64)?.clone(),
@@ -449,8 +455,11 @@ fn sleep_ms(mut caller: Caller<'_, ProcessState>, millis: i64) -> Result<(), Err
 }
 
 fn link(mut caller: Caller<'_, ProcessState>, tag: i64, pid: i64) {
-    let state = caller.data_mut();
-    let pid = pid as u64;
+    link_local(caller.data_mut(), tag, pid as u64);
+}
+
+/// Links the process to local process `pid` (also `lunatic::distributed_ext::link`).
+pub(super) fn link_local(state: &mut ProcessState, tag: i64, pid: u64) {
     match state.env.get(pid) {
         Some(target) => {
             target.signal(Signal::Link { from: state.handle.clone(), tag });
@@ -464,8 +473,12 @@ fn link(mut caller: Caller<'_, ProcessState>, tag: i64, pid: i64) {
 }
 
 fn unlink(mut caller: Caller<'_, ProcessState>, pid: i64) {
-    let state = caller.data_mut();
-    if let Some(link) = state.links.remove(&(pid as u64)) {
+    unlink_local(caller.data_mut(), pid as u64);
+}
+
+/// Withdraws the link to local process `pid` (also `lunatic::distributed_ext::unlink`).
+pub(super) fn unlink_local(state: &mut ProcessState, pid: u64) {
+    if let Some(link) = state.links.remove(&pid) {
         link.handle.signal(Signal::Unlink { from: state.id() });
     }
 }

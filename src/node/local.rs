@@ -27,22 +27,28 @@ impl Local {
         Self { runtime, env }
     }
 
+    /// The scheduler its processes run on (the node's tasks run there too).
+    pub(crate) fn scheduler(&self) -> Arc<dyn crate::scheduler::Scheduler> {
+        self.runtime.scheduler_arc()
+    }
+
     /// Compiles (or finds in the runtime's cache) a module.
     pub(crate) fn compile(&self, bytes: &[u8]) -> anyhow::Result<ModuleHandle> {
         Ok(self.runtime.compile(bytes)?)
     }
 
-    /// Spawns `entry` of `module` with spawn parameters `params` (17-byte
-    /// records) and `config`; the process is registered when this returns.
+    /// Makes process `entry` of `module` with spawn parameters `params`
+    /// (17-byte records) and `config`: it is registered when this returns
+    /// and runs once its task is started ([`Local::start`]).
     pub(crate) fn spawn(
         &self,
         module: ModuleHandle,
         entry: String,
         params: &[u8],
         config: ProcessConfig,
-    ) -> anyhow::Result<u64> {
+    ) -> anyhow::Result<(u64, crate::scheduler::BoxFuture<()>)> {
         let params = decode_params(params)?;
-        let handle = self.runtime.spawn(
+        let (handle, task) = self.runtime.prepare(
             &self.env,
             SpawnOptions {
                 module,
@@ -54,7 +60,12 @@ impl Local {
                 on_exit: None,
             },
         )?;
-        Ok(handle.id())
+        Ok((handle.id(), task))
+    }
+
+    /// Starts running a process made by [`Local::spawn`].
+    pub(crate) fn start(&self, task: crate::scheduler::BoxFuture<()>) {
+        self.runtime.scheduler().spawn(task);
     }
 
     /// Spawns the root process (`_start` with the root config) and returns
@@ -103,10 +114,8 @@ impl Local {
     /// The watch is a stand-in process handle that never runs: the process
     /// tells it of its death as it tells any monitor.
     pub(crate) fn watch(&self, pid: u64) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
-        static NEXT_PROXY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let target = self.env.get(pid)?;
-        // IDs from the top of the range: never a real process's.
-        let proxy = ProcessHandle::new(u64::MAX - NEXT_PROXY.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let proxy = proxy();
         if !target.signal(Signal::Monitor { from: proxy.clone() }) {
             return None;
         }
@@ -129,6 +138,37 @@ impl Local {
     /// The environment served.
     pub(crate) fn env(&self) -> &Arc<Environment> {
         &self.env
+    }
+}
+
+/// A stand-in process handle that never runs, for the local end of a
+/// remote monitor or link: local processes signal it as they signal any
+/// process. IDs from the top of the range: never a real process's.
+pub(crate) fn proxy() -> ProcessHandle {
+    static NEXT_PROXY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    ProcessHandle::new(u64::MAX - NEXT_PROXY.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// How the local process at one end of a remote link let go of it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LinkEnd {
+    /// It ended (`failed`: as a failure).
+    Died { failed: bool },
+    /// Its link was withdrawn (a start section's link undone).
+    Unlinked,
+}
+
+/// Waits until the local process linked to `proxy` ends or unlinks.
+pub(crate) async fn link_end(proxy: &ProcessHandle) -> LinkEnd {
+    loop {
+        let signals = std::future::poll_fn(|cx| proxy.poll_signals(cx)).await;
+        for signal in signals {
+            match signal {
+                Signal::LinkDied { failed, .. } => return LinkEnd::Died { failed },
+                Signal::Unlink { .. } => return LinkEnd::Unlinked,
+                _ => {}
+            }
+        }
     }
 }
 

@@ -105,6 +105,7 @@ impl Membership {
                         node.member_down(&old);
                         node.member_up(&new);
                     }
+                    OwnedNotification::Defunct => node.defunct(),
                     _ => {}
                 }
             }
@@ -129,6 +130,11 @@ impl Membership {
     /// Asks the member at `addr` to let this node in.
     pub(crate) fn announce(&self, node: &Arc<Node>, addr: SocketAddr) {
         self.step(node, |foca, rt| foca.announce(Ident::at(addr), rt));
+    }
+
+    /// Tells the members this node leaves (they drop it at once).
+    pub(crate) fn leave(&self, node: &Arc<Node>) {
+        self.step(node, |foca, rt| foca.leave_cluster(rt));
     }
 
     /// A packet from a peer.

@@ -9,17 +9,24 @@
 //!   answering is declared down within seconds, and every operation
 //!   waiting on it fails at once.
 //! * Operations (this file): remote spawn by module content hash, remote
-//!   send (FIFO per pair of nodes, so per pair of processes), lookups.
+//!   send (FIFO per pair of nodes, so per pair of processes; spawns travel
+//!   in the same ordered stream), lookups, monitors, links (`links`).
+//! * Membership changes: a node that leaves (SIGTERM) is dropped at once;
+//!   one the cluster declared down stops for good (it can only come back
+//!   as a new node, with a new ID).
 //! * The local runtime is reached through `local` only.
 //!
-//! The network seam: quinn runs over a socket and a runtime it is given
-//! (`quinn::Endpoint::new_with_abstract_socket` accepts a simulated one)
-//! and foca is sans-IO, driven by [`Node::after`]; replacing those two is
-//! what running nodes on a simulated network takes.
+//! The network seam: quinn runs on the runtime it is given (`tasks`:
+//! timers, tasks, the UDP socket; `quinn::Endpoint::new_with_abstract_socket`
+//! accepts a simulated socket) and foca is sans-IO, driven by
+//! [`Node::after`]; replacing those two is what running nodes on a
+//! simulated network takes.
 
 pub(crate) mod certs;
+mod links;
 pub(crate) mod local;
 mod membership;
+mod tasks;
 mod wire;
 
 use crate::engine::ModuleHandle;
@@ -119,6 +126,8 @@ struct Outbox {
     frames: Mutex<Vec<u8>>,
     wake: event_listener::Event,
     closed: AtomicBool,
+    /// Set while sends are dropped (logged once per episode).
+    full: AtomicBool,
 }
 
 /// A running node.
@@ -128,6 +137,8 @@ pub struct Node {
     timeout: Duration,
     allow_remote_env: bool,
     local: Option<Local>,
+    /// Where its tasks and quinn's run.
+    tasks: tasks::Tasks,
     endpoint: quinn::Endpoint,
     client: quinn::ClientConfig,
     authority: Option<certs::Authority>,
@@ -139,6 +150,9 @@ pub struct Node {
     changed: event_listener::Event,
     membership: Membership,
     outboxes: Mutex<HashMap<u64, Arc<Outbox>>>,
+    /// Requests sent in the ordered streams, waiting for their answers.
+    asks: Mutex<HashMap<u64, async_channel::Sender<Response>>>,
+    next_ask: AtomicU64,
     /// Modules peers may fetch or spawn, by content hash.
     modules: Mutex<HashMap<u64, ModuleHandle>>,
     /// Content hash of each local module handle already hashed.
@@ -147,7 +161,13 @@ pub struct Node {
     next_query: AtomicU64,
     /// Remote monitors of local processes: (node, remote pid) -> watchers.
     remote_monitors: Mutex<HashMap<(u64, u64), Vec<crate::protocol::ProcessHandle>>>,
+    /// Links between local processes and processes on other nodes.
+    links: Mutex<links::Links>,
     stopped: AtomicBool,
+    /// Set once the cluster declared this node down.
+    defunct: AtomicBool,
+    /// Set while it leaves the cluster.
+    leaving: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -211,12 +231,8 @@ impl Node {
             log::warn!(target: "lunatic::node", "bound to {addr}: peers are told 127.0.0.1; pass --bind-socket with this machine's address");
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-        let endpoint = quinn::Endpoint::new(
-            quinn::EndpointConfig::default(),
-            None,
-            socket,
-            Arc::new(quinn::SmolRuntime),
-        )?;
+        let tasks = tasks::Tasks::new(local.as_ref().map(Local::scheduler));
+        let endpoint = quinn::Endpoint::new(quinn::EndpointConfig::default(), None, socket, Arc::new(tasks.clone()))?;
         let (authority, identity) = if options.signer {
             let authority = certs::Authority::open(&options.cluster_dir)?;
             let identity = authority.own_identity()?;
@@ -241,6 +257,7 @@ impl Node {
             timeout: options.timeout,
             allow_remote_env: options.allow_remote_env,
             local,
+            tasks,
             endpoint,
             client: client_config(identity.client_config()?)?,
             authority,
@@ -250,18 +267,23 @@ impl Node {
             changed: event_listener::Event::new(),
             membership: Membership::new(ident)?,
             outboxes: Mutex::default(),
+            asks: Mutex::default(),
+            next_ask: AtomicU64::new(1),
             modules: Mutex::default(),
             hashes: Mutex::default(),
             queries: Mutex::default(),
             next_query: AtomicU64::new(1),
             remote_monitors: Mutex::default(),
+            links: Mutex::default(),
             stopped: AtomicBool::new(false),
+            defunct: AtomicBool::new(false),
+            leaving: AtomicBool::new(false),
         });
         if let Some(local) = &node.local {
             local::attach(local.env(), &node);
         }
         let server = node.clone();
-        smol::spawn(async move { server.accept_loop().await }).detach();
+        node.tasks.spawn(async move { server.accept_loop().await });
         node.membership.start(&node);
         if let Some(seed) = options.seed {
             node.membership.announce(&node, seed);
@@ -292,17 +314,69 @@ impl Node {
         self.authority.as_ref().map(|a| a.token())
     }
 
-    #[cfg(test)]
-    /// Stops serving at once (tests use it as a crash): no goodbye to the
-    /// membership, connections closed.
-    pub fn shutdown(&self) {
+    /// Leaves the cluster: the members are told (they drop this node from
+    /// `nodes()` at once, as if it went down, instead of detecting it
+    /// seconds later), then the node stops serving.
+    pub fn leave(self: &Arc<Self>) {
+        if self.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        // foca reports this node defunct as it leaves: not a failure here.
+        self.leaving.store(true, Ordering::SeqCst);
+        self.membership.leave(self);
+        // The goodbye goes out as datagrams: give them a moment.
+        std::thread::sleep(Duration::from_millis(200));
+        self.stop("left");
+        log::info!(target: "lunatic::node", "node {} left the cluster", self.id);
+    }
+
+    /// Whether the cluster declared this node down (it stopped answering
+    /// for a while, e.g. it was suspended): it has stopped serving.
+    pub fn is_defunct(&self) -> bool {
+        self.defunct.load(Ordering::SeqCst)
+    }
+
+    /// The cluster declared this node down. Its peers have already told
+    /// their processes that everything here ended (monitors, links), so it
+    /// must not come back as itself: it stops, every member counts as down
+    /// here (local monitors and links of remote processes fire), and
+    /// `lunatic node` exits so that it can be started again as a new node
+    /// (a new ID, so no stale (node, process) pair reaches it).
+    fn defunct(&self) {
+        if self.leaving.load(Ordering::SeqCst) || self.defunct.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        log::error!(target: "lunatic::node", "node {}: the cluster declared this node down (it did not answer in time); it stops serving", self.id);
+        let peers: Vec<Ident> = self
+            .peers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter(|p| p.up)
+            .map(|p| p.ident.clone())
+            .collect();
+        for ident in &peers {
+            self.member_down(ident);
+        }
+        self.stop("declared down");
+    }
+
+    /// Stops serving: connections closed, queued messages dropped.
+    fn stop(&self, reason: &str) {
         self.stopped.store(true, Ordering::SeqCst);
-        self.endpoint.close(quinn::VarInt::from_u32(0), b"stopped");
+        self.endpoint.close(quinn::VarInt::from_u32(0), reason.as_bytes());
         for outbox in lock(&self.outboxes).drain().map(|(_, o)| o) {
             outbox.closed.store(true, Ordering::SeqCst);
             outbox.wake.notify(usize::MAX);
         }
         self.changed.notify(usize::MAX);
+    }
+
+    #[cfg(test)]
+    /// Stops serving at once (tests use it as a crash): no goodbye to the
+    /// membership, connections closed.
+    pub fn shutdown(&self) {
+        self.stop("stopped");
     }
 
     fn peers_up(&self) -> usize {
@@ -398,11 +472,13 @@ impl Node {
         config: wire::RemoteConfig,
     ) -> Result<u64, Failure> {
         if target == self.id {
-            return self.spawn_here(module, entry, params, config, None).await;
+            let (pid, start) = self.spawn_here(module, entry, params, config, None).await?;
+            start();
+            return Ok(pid);
         }
         let peer = self.peer(target)?;
         let request = Request::Spawn { module, entry, params, config };
-        let ask = self.request(peer.addr, &request);
+        let ask = self.ask(target, peer.addr, request);
         let down = self.until(|n| !n.is_up(target));
         let answer = within(self.timeout, futures_lite::future::or(async { Some(ask.await) }, async {
             down.await;
@@ -429,7 +505,7 @@ impl Node {
         params: Vec<u8>,
         config: wire::RemoteConfig,
         from: Option<SocketAddr>,
-    ) -> Result<u64, Failure> {
+    ) -> Result<(u64, impl FnOnce() + use<>), Failure> {
         let local = self.local.clone().ok_or_else(|| Failure::new(UNKNOWN_NODE, "a control server runs no processes"))?;
         let module = match (self.module(hash), from) {
             (Some(module), _) => module,
@@ -456,7 +532,33 @@ impl Node {
         // Instantiating a compiled module takes microseconds (a start
         // section is bounded by its own fuel): done here rather than on
         // another thread, which would add a thread hop to every spawn.
-        local.spawn(module, entry, &params, config).map_err(|e| Failure::new(UNKNOWN_NODE, format!("spawn failed: {e:#}")))
+        // The caller starts it: after its answer is on its way, so that the
+        // new process does not run ahead of the answer on this thread.
+        let (pid, task) = local
+            .spawn(module, entry, &params, config)
+            .map_err(|e| Failure::new(UNKNOWN_NODE, format!("spawn failed: {e:#}")))?;
+        Ok((pid, move || local.start(task)))
+    }
+
+    /// Sends a request in the ordered stream to node `target` and waits
+    /// for its answer (the caller bounds the wait).
+    async fn ask(self: &Arc<Self>, target: u64, addr: SocketAddr, request: Request) -> anyhow::Result<Response> {
+        /// Forgets the request however the wait ends.
+        struct Asked<'a>(&'a Node, u64);
+        impl Drop for Asked<'_> {
+            fn drop(&mut self) {
+                lock(&self.0.asks).remove(&self.1);
+            }
+        }
+        let id = self.next_ask.fetch_add(1, Ordering::Relaxed);
+        let (answer, answered) = async_channel::bounded(1);
+        lock(&self.asks).insert(id, answer);
+        let _asked = Asked(self, id);
+        let control = wire::Control::Ask { id, from: self.id, request };
+        if self.push(target, addr, 0, |frames| wire::control_frame(frames, &control)) != 0 {
+            bail!("node {target} cannot be asked");
+        }
+        answered.recv().await.map_err(|_| anyhow!("node {target} went away"))
     }
 
     /// Sends one request on a stream of its own and reads the answer.
@@ -483,6 +585,17 @@ impl Node {
             Ok(peer) => peer,
             Err(failure) => return failure.code,
         };
+        self.push(target, peer.addr, payload.len(), |frames| {
+            wire::message_frame(frames, pid, tag, payload);
+            Ok(())
+        })
+    }
+
+    /// Queues a frame for node `target` at `addr` behind earlier ones:
+    /// 0, or 9027 if this node is stopping or the frame cannot be made. A
+    /// frame past the queue's limit is dropped (the peer is slow or about
+    /// to be declared down).
+    fn push(self: &Arc<Self>, target: u64, addr: SocketAddr, size: usize, frame: impl FnOnce(&mut Vec<u8>) -> anyhow::Result<()>) -> i32 {
         let outbox = {
             let mut outboxes = lock(&self.outboxes);
             if self.stopped.load(Ordering::SeqCst) {
@@ -495,20 +608,27 @@ impl Node {
                         frames: Mutex::default(),
                         wake: event_listener::Event::new(),
                         closed: AtomicBool::new(false),
+                        full: AtomicBool::new(false),
                     });
-                    let writer = (self.clone(), outbox.clone(), peer.addr);
-                    smol::spawn(async move { writer.0.write_messages(writer.1, writer.2).await }).detach();
+                    let writer = (self.clone(), outbox.clone(), addr);
+                    self.tasks.spawn(async move { writer.0.write_messages(writer.1, writer.2).await });
                     outbox
                 })
                 .clone()
         };
         {
             let mut frames = lock(&outbox.frames);
-            if frames.len().saturating_add(payload.len()) > MAX_QUEUED {
-                log::warn!(target: "lunatic::node", "dropping a message for node {target}: {MAX_QUEUED} bytes already wait for it");
+            if frames.len().saturating_add(size) > MAX_QUEUED {
+                if !outbox.full.swap(true, Ordering::Relaxed) {
+                    log::warn!(target: "lunatic::node", "dropping messages for node {target}: {MAX_QUEUED} bytes already wait for it");
+                }
                 return 0;
             }
-            wire::message_frame(&mut frames, pid, tag, payload);
+            outbox.full.store(false, Ordering::Relaxed);
+            if let Err(e) = frame(&mut frames) {
+                log::warn!(target: "lunatic::node", "cannot send to node {target}: {e:#}");
+                return UNREACHABLE;
+            }
         }
         outbox.wake.notify(1);
         0
@@ -587,37 +707,34 @@ impl Node {
         }
         let node = self.clone();
         let datagrams = conn.clone();
-        smol::spawn(async move {
+        self.tasks.spawn(async move {
             while let Ok(packet) = datagrams.read_datagram().await {
                 node.membership.handle_packet(&node, &packet);
             }
-        })
-        .detach();
+        });
         let node = self.clone();
         let streams = conn.clone();
-        smol::spawn(async move {
+        self.tasks.spawn(async move {
             while let Ok(stream) = streams.accept_uni().await {
                 let node = node.clone();
                 let from = streams.remote_address();
-                smol::spawn(async move { node.read_messages(stream, from).await }).detach();
+                node.tasks.clone().spawn(async move { node.read_messages(stream, from).await });
             }
-        })
-        .detach();
+        });
         let node = self.clone();
-        smol::spawn(async move {
+        self.tasks.spawn(async move {
             while let Ok((send, recv)) = conn.accept_bi().await {
                 let node = node.clone();
                 let from = conn.remote_address();
-                smol::spawn(async move { node.answer(send, recv, from, true).await }).detach();
+                node.tasks.clone().spawn(async move { node.answer(send, recv, from, true).await });
             }
-        })
-        .detach();
+        });
     }
 
     async fn accept_loop(self: Arc<Self>) {
         while let Some(incoming) = self.endpoint.accept().await {
             let node = self.clone();
-            smol::spawn(async move {
+            self.tasks.spawn(async move {
                 let from = incoming.remote_address();
                 match incoming.await {
                     Ok(conn) if conn.peer_identity().is_some() => node.adopt(conn),
@@ -625,13 +742,12 @@ impl Node {
                     Ok(conn) => {
                         while let Ok((send, recv)) = conn.accept_bi().await {
                             let node = node.clone();
-                            smol::spawn(async move { node.answer(send, recv, from, false).await }).detach();
+                            node.tasks.clone().spawn(async move { node.answer(send, recv, from, false).await });
                         }
                     }
                     Err(e) => log::warn!(target: "lunatic::node", "refused a connection from {from}: {e}"),
                 }
-            })
-            .detach();
+            });
         }
     }
 
@@ -649,7 +765,30 @@ impl Node {
                     return;
                 }
             }
-            let len = u32::from_le_bytes(len) as usize;
+            let len = u32::from_le_bytes(len);
+            if len & wire::CONTROL != 0 {
+                let len = (len & !wire::CONTROL) as usize;
+                if len > wire::MAX_MESSAGE {
+                    log::error!(target: "lunatic::node", "bad control frame from {from} (length {len}): stream dropped");
+                    let _ = stream.stop(quinn::VarInt::from_u32(1));
+                    return;
+                }
+                let mut frame = vec![0u8; len];
+                if let Err(e) = stream.read_exact(&mut frame).await {
+                    log::error!(target: "lunatic::node", "truncated control frame from {from}: {e}");
+                    return;
+                }
+                match postcard::from_bytes::<wire::Control>(&frame) {
+                    Ok(control) => self.control(control, from).await,
+                    Err(e) => {
+                        log::error!(target: "lunatic::node", "bad control frame from {from}: {e}: stream dropped");
+                        let _ = stream.stop(quinn::VarInt::from_u32(1));
+                        return;
+                    }
+                }
+                continue;
+            }
+            let len = len as usize;
             if !(wire::MESSAGE_HEADER..=wire::MESSAGE_HEADER + wire::MAX_MESSAGE).contains(&len) {
                 log::error!(target: "lunatic::node", "bad message frame from {from} (length {len}): stream dropped");
                 let _ = stream.stop(quinn::VarInt::from_u32(1));
@@ -668,9 +807,44 @@ impl Node {
         }
     }
 
+    /// A control frame from the peer at `from`. A spawn is carried out
+    /// before the frames after it are read (the messages for the new
+    /// process find it registered), and answered in this node's ordered
+    /// stream to the asker; the process starts once its answer is queued.
+    async fn control(self: &Arc<Self>, control: wire::Control, from: SocketAddr) {
+        match control {
+            wire::Control::Answer { id, response } => {
+                if let Some(waiter) = lock(&self.asks).remove(&id) {
+                    let _ = waiter.try_send(response);
+                }
+            }
+            wire::Control::Ask { id, from: asker, request } => {
+                let mut started = None;
+                let response = match request {
+                    Request::Spawn { module, entry, params, config } => {
+                        match self.spawn_here(module, entry, params, config, Some(from)).await {
+                            Ok((pid, start)) => {
+                                started = Some(start);
+                                Response::Spawned { pid }
+                            }
+                            Err(f) => Response::Failed { code: f.code as u32, message: f.message },
+                        }
+                    }
+                    other => Response::Failed { code: 1, message: format!("{other:?} is not asked this way") },
+                };
+                let answer = wire::Control::Answer { id, response };
+                self.push(asker, from, 0, |frames| wire::control_frame(frames, &answer));
+                if let Some(start) = started {
+                    start();
+                }
+            }
+        }
+    }
+
     /// Answers one request stream. Peers without a certificate may only join.
     async fn answer(self: Arc<Self>, mut send: quinn::SendStream, mut recv: quinn::RecvStream, from: SocketAddr, verified: bool) {
         let limit = if verified { wire::MAX_FRAME } else { 64 << 10 };
+        let mut started = None;
         let response = match recv.read_to_end(limit).await.map_err(anyhow::Error::from).and_then(|f| wire::decode(&f)) {
             Err(e) => {
                 log::error!(target: "lunatic::node", "bad request from {from}: {e:#}");
@@ -695,21 +869,23 @@ impl Node {
             }
             Ok(Request::Spawn { module, entry, params, config }) => {
                 match self.spawn_here(module, entry, params, config, Some(from)).await {
-                    Ok(pid) => Response::Spawned { pid },
+                    Ok((pid, start)) => {
+                        started = Some(start);
+                        Response::Spawned { pid }
+                    }
                     Err(f) => Response::Failed { code: f.code as u32, message: f.message },
                 }
             }
             Ok(Request::Monitor { pid }) => match self.local.as_ref().and_then(|l| l.watch(pid)) {
                 Some(ended) => {
                     let node = self.clone();
-                    smol::spawn(async move {
+                    self.tasks.spawn(async move {
                         ended.await;
                         // Told over this node's own connection to the watcher.
                         if let Err(e) = within(node.timeout, node.request(from, &Request::Died { pid, watcher: 0 })).await.unwrap_or_else(|| Err(anyhow!("timeout"))) {
                             log::debug!(target: "lunatic::node", "cannot tell {from} that process {pid} ended: {e:#}");
                         }
-                    })
-                    .detach();
+                    });
                     Response::Monitoring { alive: true }
                 }
                 None => Response::Monitoring { alive: false },
@@ -720,6 +896,9 @@ impl Node {
                 }
                 Response::Done
             }
+            Ok(Request::Link { pid, from: remote, tag }) => self.accept_link(from, pid, remote, tag),
+            Ok(Request::LinkDied { pid, from: remote, failed, linker }) => self.link_gone(from, pid, remote, linker, Some(failed)),
+            Ok(Request::Unlink { pid, from: remote, linker }) => self.link_gone(from, pid, remote, linker, None),
             Ok(Request::FetchModule { module }) => match self.module(module) {
                 Some(m) => Response::Module { bytes: m.bytes().to_vec() },
                 None => Response::Failed { code: 2, message: format!("unknown module {module}") },
@@ -728,9 +907,14 @@ impl Node {
         if let Ok(frame) = wire::encode(&response) {
             let _ = send.write_all(&frame).await;
             let _ = send.finish();
-            // Let the answer leave before the stream is dropped.
-            let _ = send.stopped().await;
         }
+        // A spawned process runs once its answer is written (it is
+        // registered already, so messages for it wait in its mailbox).
+        if let Some(start) = started.take() {
+            start();
+        }
+        // Let the answer leave before the stream is dropped.
+        let _ = send.stopped().await;
     }
 
     /// The member serving at `addr`.
@@ -817,6 +1001,7 @@ impl Node {
         for pid in gone {
             self.remote_died(ident.id, pid);
         }
+        self.links_down(ident.id);
         self.changed.notify(usize::MAX);
     }
 
@@ -824,13 +1009,12 @@ impl Node {
     /// place a simulated clock would take over).
     fn after(self: &Arc<Self>, delay: Duration, work: impl FnOnce(&Arc<Node>) + Send + 'static) {
         let node = self.clone();
-        smol::spawn(async move {
+        self.tasks.spawn(async move {
             async_io::Timer::after(delay).await;
             if !node.stopped.load(Ordering::SeqCst) {
                 work(&node);
             }
-        })
-        .detach();
+        });
     }
 
     /// Sends a membership packet to `addr` (dialing if need be).
@@ -843,12 +1027,11 @@ impl Node {
             return;
         }
         let node = self.clone();
-        smol::spawn(async move {
+        self.tasks.spawn(async move {
             if let Ok(conn) = node.connection(addr).await {
                 let _ = conn.send_datagram(packet);
             }
-        })
-        .detach();
+        });
     }
 }
 

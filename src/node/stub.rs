@@ -50,6 +50,19 @@ impl Node {
     pub(crate) fn forget_monitor(&self, _: u64, _: u64, _: u64) {
         match *self {}
     }
+    pub(crate) async fn link(
+        self: &Arc<Self>,
+        _: u64,
+        _: u64,
+        _: crate::protocol::ProcessHandle,
+        _: crate::protocol::ProcessHandle,
+        _: i64,
+    ) -> Result<(), Failure> {
+        match **self {}
+    }
+    pub(crate) fn unlink(self: &Arc<Self>, _: u64, _: u64, _: u64) -> Vec<u64> {
+        match **self {}
+    }
     pub(crate) fn start_query(&self, _: &[(String, String)]) -> anyhow::Result<(u64, usize)> {
         match *self {}
     }
@@ -69,6 +82,11 @@ pub(crate) mod local {
 
     pub(crate) fn remote_config(_: &ProcessConfig) -> RemoteConfig {
         RemoteConfig
+    }
+
+    /// Never linked to anything on these targets.
+    pub(crate) fn proxy() -> crate::protocol::ProcessHandle {
+        crate::protocol::ProcessHandle::new(u64::MAX)
     }
 
     pub(crate) fn node_of(_: &Arc<Environment>) -> Option<Arc<Node>> {

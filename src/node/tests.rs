@@ -9,6 +9,7 @@ use crate::scheduler::SchedulerKind;
 use std::time::Instant;
 
 fn temp_dir(name: &str) -> PathBuf {
+    let _ = env_logger::builder().is_test(true).try_init();
     let dir = std::env::temp_dir().join(format!("lunatic-node-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
@@ -262,7 +263,36 @@ fn garbage_and_foreign_certificates_are_refused_and_the_node_keeps_serving() {
         udp.send_to(&vec![0xAB; size], a.addr()).unwrap();
     }
     smol::block_on(async {
-        let endpoint = quinn::Endpoint::client(loopback()).unwrap();
+        // A member that answers module fetches with the wrong bytes.
+        let identity = control.authority.as_ref().unwrap().own_identity().unwrap();
+        let server = quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(identity.server_config().unwrap()).unwrap()));
+        let endpoint = quinn::Endpoint::server(server, loopback()).unwrap();
+        let liar = endpoint.clone();
+        let fetches = Arc::new(AtomicU64::new(0));
+        let lie = |conn: quinn::Connection, counted: Arc<AtomicU64>| {
+            smol::spawn(async move {
+                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                    let asked = recv.read_to_end(1 << 20).await.map_err(anyhow::Error::from).and_then(|f| wire::decode::<Request>(&f));
+                    if let Ok(Request::FetchModule { .. }) = asked {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        let lie = Response::Module { bytes: IDLE.as_bytes().to_vec() };
+                        let _ = send.write_all(&wire::encode(&lie).unwrap()).await;
+                        let _ = send.finish();
+                        let _ = send.stopped().await;
+                    }
+                }
+            })
+            .detach();
+        };
+        let counted = fetches.clone();
+        smol::spawn(async move {
+            while let Some(incoming) = liar.accept().await {
+                if let Ok(conn) = incoming.await {
+                    lie(conn, counted.clone());
+                }
+            }
+        })
+        .detach();
         // A node of another cluster: its certificate is refused.
         let other = certs::Authority::open(&temp_dir("garbage-other")).unwrap();
         let foreign = client_config(other.own_identity().unwrap().client_config().unwrap()).unwrap();
@@ -282,21 +312,28 @@ fn garbage_and_foreign_certificates_are_refused_and_the_node_keeps_serving() {
         // A member sending garbage: bad frames are refused, the node goes on.
         let member = client_config(control.authority.as_ref().unwrap().own_identity().unwrap().client_config().unwrap()).unwrap();
         let conn = endpoint.connect_with(member, a.addr(), certs::SERVER_NAME).unwrap().await.unwrap();
+        // (The node asks for modules on this connection, or dials back.)
+        lie(conn.clone(), fetches.clone());
         let (mut send, mut recv) = conn.open_bi().await.unwrap();
         send.write_all(&[9, 0, 0, 0, 1, 2, 3]).await.unwrap();
         send.finish().unwrap();
         let answer: Response = wire::decode(&recv.read_to_end(1 << 20).await.unwrap()).unwrap();
         assert!(matches!(answer, Response::Failed { .. }), "{answer:?}");
-        let mut uni = conn.open_uni().await.unwrap();
-        uni.write_all(&[3, 0, 0, 0, 1, 2, 3]).await.unwrap();
-        let _ = uni.finish();
+        // Message streams: a frame too short for its header, a control
+        // frame that is not postcard, a truncated frame.
+        for garbage in [&[3, 0, 0, 0, 1, 2, 3][..], &[5, 0, 0, 0x80, 0xff, 0xff, 0xff, 0xff, 0xff], &[100, 0, 0, 0, 1, 2, 3]] {
+            let mut uni = conn.open_uni().await.unwrap();
+            uni.write_all(garbage).await.unwrap();
+            let _ = uni.finish();
+        }
         // A spawn of a module whose bytes do not match its ID.
         let (mut send, mut recv) = conn.open_bi().await.unwrap();
         let request = Request::Spawn { module: 99, entry: "idle".into(), params: vec![], config: Default::default() };
         send.write_all(&wire::encode(&request).unwrap()).await.unwrap();
         send.finish().unwrap();
         let answer: Response = wire::decode(&recv.read_to_end(1 << 20).await.unwrap()).unwrap();
-        assert!(matches!(answer, Response::Failed { code: 2, .. }), "{answer:?}");
+        assert!(matches!(&answer, Response::Failed { code: 2, message } if message.contains("do not match")), "{answer:?}");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "the node fetched the module from the asker");
     });
     // Still serving: b spawns on a.
     let module = b_local.compile(IDLE.as_bytes()).unwrap();
@@ -434,4 +471,136 @@ fn test_root_cert_is_host_allocated_bincode_pem() {
     let exited = local.spawn_root(module, config).unwrap();
     let status = smol::block_on(within(Duration::from_secs(30), exited.recv())).unwrap().unwrap();
     assert_eq!(status, 0, "failed check {status}");
+}
+
+/// The ABI extension's links: a guest on node b links to processes on
+/// node a. A linked remote process that fails gives a link death (with the
+/// link's tag); a process not running gives one at once; an unlinked one
+/// gives none; a local process that fails ends a remote process linked to
+/// it (it does not trap link deaths); the node holding a linked process
+/// going down gives a failed link death.
+const LINKS: &str = r#"
+(module
+  (import "lunatic::distributed" "get_nodes" (func $get_nodes (param i32 i32) (result i32)))
+  (import "lunatic::distributed" "node_id" (func $node_id (result i64)))
+  (import "lunatic::distributed" "module_id" (func $module_id (result i64)))
+  (import "lunatic::distributed" "spawn" (func $spawn (param i64 i64 i64 i32 i32 i32 i32 i32) (result i32)))
+  (import "lunatic::distributed" "send" (func $send (param i64 i64) (result i32)))
+  (import "lunatic::distributed_ext" "link" (func $link (param i64 i64 i64) (result i32)))
+  (import "lunatic::distributed_ext" "unlink" (func $unlink (param i64 i64)))
+  (import "lunatic::distributed_ext" "monitor" (func $monitor (param i64 i64) (result i32)))
+  (import "lunatic::message" "create_data" (func $create_data (param i64 i64)))
+  (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
+  (import "lunatic::message" "get_tag" (func $get_tag (result i64)))
+  (import "lunatic::message" "get_process_id" (func $get_process_id (result i64)))
+  (import "lunatic::process" "die_when_link_dies" (func $die_when_link_dies (param i32)))
+  (import "lunatic::process" "sleep_ms" (func $sleep (param i64)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "crash")
+  (data (i32.const 110) "forever")
+  (data (i32.const 120) "doomed")
+  (data (i32.const 130) "sentinel")
+  ;; tags to receive: 7, 8, 10, 11 at 700, 708, 716, 724
+  (data (i32.const 700) "\07\00\00\00\00\00\00\00\08\00\00\00\00\00\00\00\0a\00\00\00\00\00\00\00\0b\00\00\00\00\00\00\00")
+  (func (export "crash") (call $sleep (i64.const 300)) (unreachable))
+  (func (export "forever") (loop $l (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1))) (br $l)))
+  ;; doomed: fails once it gets any message
+  (func (export "doomed") (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1))) (unreachable))
+  ;; sentinel(node, pid): links to (node, pid), pokes it, then waits (20 s)
+  (func (export "sentinel") (param $node i64) (param $pid i64)
+    (if (call $link (i64.const 9) (local.get $node) (local.get $pid)) (then (unreachable)))
+    (call $create_data (i64.const 1) (i64.const 0))
+    (drop (call $send (local.get $node) (local.get $pid)))
+    (drop (call $receive (i32.const 0) (i32.const 0) (i64.const 20000))))
+  (func $fail (param $code i32) (call $exit (local.get $code)) (unreachable))
+  (func $spawn_on (param $target i64) (param $name i32) (param $len i32) (param $p1 i64) (param $p2 i64) (param $nparams i32) (result i64)
+    (i32.store8 (i32.const 400) (i32.const 0x7E))
+    (i64.store (i32.const 401) (local.get $p1))
+    (i32.store8 (i32.const 417) (i32.const 0x7E))
+    (i64.store (i32.const 418) (local.get $p2))
+    (if (call $spawn (local.get $target) (i64.const -1) (call $module_id) (local.get $name) (local.get $len)
+          (i32.const 400) (i32.mul (local.get $nparams) (i32.const 17)) (i32.const 500))
+      (then (call $fail (i32.const 40))))
+    (i64.load (i32.const 500)))
+  ;; expects a link death with the tag at $tags within $ms, else fails with $code
+  (func $link_died (param $tags i32) (param $ms i64) (param $code i32)
+    (if (i32.ne (call $receive (local.get $tags) (i32.const 1) (local.get $ms)) (i32.const 1)) (then (call $fail (local.get $code)))))
+  (func (export "_start")
+    (local $me i64) (local $target i64) (local $pid i64) (local $local i64)
+    (call $die_when_link_dies (i32.const 0))
+    (local.set $me (call $node_id))
+    (drop (call $get_nodes (i32.const 300) (i32.const 2)))
+    (local.set $target (i64.load (i32.const 300)))
+    (if (i64.eq (local.get $target) (local.get $me)) (then (local.set $target (i64.load (i32.const 308)))))
+    ;; a remote process that fails: link death, tag 7
+    (local.set $pid (call $spawn_on (local.get $target) (i32.const 100) (i32.const 5) (i64.const 0) (i64.const 0) (i32.const 0)))
+    (if (call $link (i64.const 7) (local.get $target) (local.get $pid)) (then (call $fail (i32.const 41))))
+    (call $link_died (i32.const 700) (i64.const 10000) (i32.const 42))
+    ;; a remote process that is not running: link death at once, tag 8
+    (if (call $link (i64.const 8) (local.get $target) (i64.const 999999)) (then (call $fail (i32.const 43))))
+    (call $link_died (i32.const 708) (i64.const 5000) (i32.const 44))
+    ;; unlinked before it fails: nothing (tag 10)
+    (local.set $pid (call $spawn_on (local.get $target) (i32.const 100) (i32.const 5) (i64.const 0) (i64.const 0) (i32.const 0)))
+    (if (call $link (i64.const 10) (local.get $target) (local.get $pid)) (then (call $fail (i32.const 45))))
+    (call $unlink (local.get $target) (local.get $pid))
+    (if (i32.ne (call $receive (i32.const 716) (i32.const 1) (i64.const 1000)) (i32.const 9027)) (then (call $fail (i32.const 46))))
+    ;; the other direction: a remote sentinel linked to a local process that fails ends too
+    (local.set $local (call $spawn_on (local.get $me) (i32.const 120) (i32.const 6) (i64.const 0) (i64.const 0) (i32.const 0)))
+    (local.set $pid (call $spawn_on (local.get $target) (i32.const 130) (i32.const 8) (local.get $me) (local.get $local) (i32.const 2)))
+    (if (call $monitor (local.get $target) (local.get $pid)) (then (call $fail (i32.const 47))))
+    (if (i32.ne (call $receive (i32.const 0) (i32.const 0) (i64.const 10000)) (i32.const 2)) (then (call $fail (i32.const 48))))
+    (if (i64.ne (call $get_process_id) (local.get $pid)) (then (call $fail (i32.const 49))))
+    ;; a process on a node that goes down: link death, tag 11
+    (local.set $pid (call $spawn_on (local.get $target) (i32.const 110) (i32.const 7) (i64.const 0) (i64.const 0) (i32.const 0)))
+    (if (call $link (i64.const 11) (local.get $target) (local.get $pid)) (then (call $fail (i32.const 50))))
+    ;; the test now takes the other node down
+    (call $link_died (i32.const 724) (i64.const 15000) (i32.const 51))))
+"#;
+
+#[test]
+fn remote_links_fire_both_ways_and_when_the_node_goes_down() {
+    let dir = temp_dir("links");
+    let control = control(&dir);
+    let (a, _) = node(&control, &dir, &[]);
+    let (b, b_local) = node(&control, &dir, &[]);
+    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
+    let module = b_local.compile(LINKS.as_bytes()).unwrap();
+    let config = crate::protocol::ProcessConfig::root(vec!["links".into()], Vec::new());
+    let exited = b_local.spawn_root(module, config).unwrap();
+    // The last link (tag 11) is the only one left once the others fired.
+    wait_for("the guest links to a process on the other node", Duration::from_secs(30), || {
+        let links = lock(&b.links);
+        exited.is_empty() && links.len() == 1 && links.iter().all(|(k, l)| k.0 == a.id() && k.3 && l.tag == 11)
+    });
+    assert!(lock(&a.links).len() == 1, "the other end keeps one link");
+    std::thread::sleep(Duration::from_millis(200));
+    a.shutdown();
+    let status = smol::block_on(within(Duration::from_secs(30), exited.recv()))
+        .expect("the guest finishes within 30 s")
+        .expect("an exit status");
+    assert_eq!(status, 0, "the link guest failed check {status}");
+    assert!(lock(&b.links).is_empty(), "no link is left");
+    for n in [&b, &control] {
+        n.shutdown();
+    }
+}
+
+#[test]
+fn a_node_that_leaves_is_dropped_at_once() {
+    let dir = temp_dir("leave");
+    let control = control(&dir);
+    let (a, _) = node(&control, &dir, &[]);
+    let (b, _) = node(&control, &dir, &[]);
+    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
+    let started = Instant::now();
+    a.leave();
+    // Detection of a silent node takes ~2 s (see the dead-node test); a
+    // goodbye is seen well within one probe period.
+    let gone = wait_for("the node that left leaves nodes()", Duration::from_secs(1), || b.nodes() == vec![b.id()]);
+    eprintln!("a node that left was dropped {:?} after it started leaving", started.elapsed().max(gone));
+    assert_eq!(b.send(a.id(), 1, 0, b"late"), UNREACHABLE);
+    for n in [&b, &control] {
+        n.shutdown();
+    }
 }

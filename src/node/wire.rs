@@ -4,7 +4,9 @@
 //!   their own: one length-prefixed postcard frame each way.
 //! * Data messages from one node to another go on one unidirectional stream
 //!   per connection, in the order they were sent: frames of
-//!   `[u32 LE length][u64 LE target pid][i64 LE tag][payload]`.
+//!   `[u32 LE length][u64 LE target pid][i64 LE tag][payload]`. Spawns and
+//!   their answers travel in these streams too, as control frames (the
+//!   length's top bit set, a postcard [`Control`] after it).
 //! * Membership (SWIM) packets travel as QUIC datagrams.
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +49,13 @@ pub(crate) enum Request {
     Monitor { pid: u64 },
     /// Process `pid` of the asking node, which `watcher` of yours monitors, ended.
     Died { pid: u64, watcher: u64 },
+    /// Link my process `from` to your process `pid` with `tag`.
+    Link { pid: u64, from: u64, tag: i64 },
+    /// My process `from`, linked to your `pid`, ended (`linker`: your
+    /// process is the one that called `link`).
+    LinkDied { pid: u64, from: u64, failed: bool, linker: bool },
+    /// My process `from` no longer links to your `pid`.
+    Unlink { pid: u64, from: u64, linker: bool },
 }
 
 /// The answer to a [`Request`].
@@ -60,10 +69,35 @@ pub(crate) enum Response {
     Module { bytes: Vec<u8> },
     /// The monitor is set (or the process had already ended: `alive` false).
     Monitoring { alive: bool },
+    /// The link is set (or the process had already ended: `alive` false).
+    Linking { alive: bool },
     /// Noted.
     Done,
     /// Failed with a guest-visible code (2: unknown module; 1: other) and a text.
     Failed { code: u32, message: String },
+}
+
+/// Set in a message frame's length: the frame is a [`Control`] frame.
+pub(crate) const CONTROL: u32 = 1 << 31;
+
+/// A request or answer carried in the ordered stream of messages from one
+/// node to another (spawns: they are then ordered with the messages that
+/// follow them, and cost what a message costs).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Control {
+    /// Request `id` of node `from`.
+    Ask { id: u64, from: u64, request: Request },
+    /// The answer to request `id`.
+    Answer { id: u64, response: Response },
+}
+
+/// Appends one control frame.
+pub(crate) fn control_frame(out: &mut Vec<u8>, control: &Control) -> anyhow::Result<()> {
+    let body = postcard::to_stdvec(control)?;
+    let len = u32::try_from(body.len()).ok().filter(|l| *l < CONTROL).ok_or_else(|| anyhow::anyhow!("control frame too large"))?;
+    out.extend_from_slice(&(len | CONTROL).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(())
 }
 
 /// Encodes a request or answer as a length-prefixed frame.
