@@ -38,6 +38,8 @@ impl Environment {
     /// Makes this environment a cluster node's: a name registered for
     /// (`node`, process) then names a local process, removed when it ends
     /// like any other.
+    // Only nodes call it, and there are none on iOS and Android.
+    #[cfg_attr(any(target_os = "ios", target_os = "android"), allow(dead_code))]
     pub(crate) fn set_node_id(&self, node: u64) {
         self.node.store(node, Ordering::Relaxed);
     }

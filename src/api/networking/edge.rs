@@ -25,9 +25,11 @@ use std::task::{Context, Poll, Waker};
 use rustix::event::epoll;
 
 /// Events harvested per system call.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 const BATCH: usize = 256;
 const READY: u64 = 1;
 const CLOSED: u64 = 2;
+#[cfg(any(target_os = "linux", target_os = "android"))]
 const TICK: u64 = 4;
 
 /// The runtime's epoll instance for stream reads and the streams in it.
@@ -38,6 +40,7 @@ pub(crate) struct Reactor {
     /// Registered streams by key; weak so that a stream's end needs no
     /// round trip through the pump.
     sources: Mutex<HashMap<u64, Weak<Source>>>,
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     next_key: AtomicU64,
 }
 
