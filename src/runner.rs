@@ -4,7 +4,7 @@
 use crate::protocol::{Runtime, RuntimeOptions};
 use crate::protocol::Environment;
 use crate::process;
-use crate::protocol::{InheritStdio, Preopen, ProcessConfig, SpawnOptions};
+use crate::protocol::{Preopen, ProcessConfig, SpawnOptions};
 use crate::replay::{log as recording, Trace, World};
 use crate::scheduler::{Deterministic, Scheduler, SchedulerKind};
 use anyhow::{bail, Context};
@@ -251,17 +251,9 @@ pub fn run(options: RunOptions) -> anyhow::Result<i32> {
     process::spawn(
         &runtime,
         &env,
-        SpawnOptions {
-            module,
-            config: Arc::new(config),
-            entry: "_start".into(),
-            params: Vec::new(),
-            link: None,
-            stdio: Arc::new(InheritStdio),
-            on_exit: Some(Box::new(move |exit| {
+        SpawnOptions::root(module, Arc::new(config), move |exit| {
                 let _ = done.try_send(exit.clone());
-            })),
-        },
+            }),
     )
     .map_err(|e| anyhow::anyhow!("cannot start '{}': {e}", options.path.display()))?;
     let status = scheduler.block_on(Box::pin(async move {

@@ -16,7 +16,7 @@ pub(crate) mod control;
 mod watch;
 
 use crate::protocol::version::Version;
-use crate::protocol::{Environment, Exit, InheritStdio, ProcessConfig, Runtime, SpawnOptions};
+use crate::protocol::{Environment, Exit, ProcessConfig, Runtime, SpawnOptions};
 use crate::scheduler::Scheduler;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -221,17 +221,9 @@ impl App {
         crate::process::spawn(
             &self.runtime,
             &env,
-            SpawnOptions {
-                module: version.module().clone(),
-                config: self.config.clone(),
-                entry: "_start".into(),
-                params: Vec::new(),
-                link: None,
-                stdio: Arc::new(InheritStdio),
-                on_exit: Some(Box::new(move |exit| {
+            SpawnOptions::root(version.module().clone(), self.config.clone(), move |exit| {
                     let _ = exits.try_send((generation, exit.clone()));
-                })),
-            },
+                }),
         )?;
         Ok(env)
     }

@@ -78,17 +78,9 @@ impl Local {
         let (done, exited) = async_channel::bounded(1);
         self.runtime.spawn(
             &self.env,
-            SpawnOptions {
-                module,
-                config: Arc::new(config),
-                entry: "_start".into(),
-                params: Vec::new(),
-                link: None,
-                stdio: Arc::new(InheritStdio),
-                on_exit: Some(Box::new(move |exit| {
+            SpawnOptions::root(module, Arc::new(config), move |exit| {
                     let _ = done.try_send(exit.status());
-                })),
-            },
+                }),
         )?;
         Ok(exited)
     }

@@ -101,3 +101,19 @@ pub struct SpawnOptions {
     pub on_exit: Option<OnExit>,
 }
 
+impl SpawnOptions {
+    /// A root process: `_start` of `module` with no parameters, no parent
+    /// and the host's standard streams; `on_exit` is told how it ended.
+    pub fn root(module: ModuleHandle, config: Arc<ProcessConfig>, on_exit: impl FnOnce(&Exit) + Send + 'static) -> Self {
+        Self {
+            module,
+            config,
+            entry: "_start".into(),
+            params: Vec::new(),
+            link: None,
+            stdio: Arc::new(InheritStdio),
+            on_exit: Some(Box::new(on_exit)),
+        }
+    }
+}
+

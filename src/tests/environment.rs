@@ -4,7 +4,7 @@ use crate::protocol::environment::*;
 use std::sync::Arc;
 use crate::protocol::{ProcessHandle, Runtime, RuntimeOptions};
 use crate::process;
-use crate::protocol::{Exit, InheritStdio, ProcessConfig, SpawnOptions};
+use crate::protocol::{Exit, ProcessConfig, SpawnOptions};
 use std::time::Duration;
 
 fn reserve(env: &Arc<Environment>, name: &str) -> Reservation {
@@ -105,17 +105,9 @@ fn start(runtime: &Runtime, env: &Arc<Environment>, wat: &str) -> (ProcessHandle
     let handle = process::spawn(
         runtime,
         env,
-        SpawnOptions {
-            module: runtime.compile(wat.as_bytes()).unwrap(),
-            config: Arc::new(config),
-            entry: "_start".into(),
-            params: Vec::new(),
-            link: None,
-            stdio: Arc::new(InheritStdio),
-            on_exit: Some(Box::new(move |exit| {
+        SpawnOptions::root(runtime.compile(wat.as_bytes()).unwrap(), Arc::new(config), move |exit| {
                 let _ = exits.try_send(exit.clone());
-            })),
-        },
+            }),
     )
     .unwrap();
     (handle, exited)

@@ -4,7 +4,7 @@
 
 use crate::engine::HostFunctions;
 use crate::process;
-use crate::protocol::{Exit, InheritStdio, ProcessConfig, SpawnOptions};
+use crate::protocol::{Exit, ProcessConfig, SpawnOptions};
 use crate::protocol::{Environment, ProcessState, Runtime, RuntimeOptions};
 use std::sync::Arc;
 use wasmi::Caller;
@@ -78,15 +78,10 @@ fn start(
         runtime,
         env,
         SpawnOptions {
-            module: runtime.compile(wat.as_bytes()).unwrap(),
-            config: Arc::new(ProcessConfig::default()),
-            entry: "_start".into(),
-            params: Vec::new(),
             link,
-            stdio: Arc::new(InheritStdio),
-            on_exit: Some(Box::new(move |exit| {
+            ..SpawnOptions::root(runtime.compile(wat.as_bytes()).unwrap(), Arc::new(ProcessConfig::default()), move |exit| {
                 let _ = exits.try_send((n, exit.clone()));
-            })),
+            })
         },
     )
     .unwrap()

@@ -3,7 +3,7 @@
 //! reload loop of `lunatic run` (src/hot) driven through its request
 //! channel.
 
-use crate::protocol::{Environment, Exit, InheritStdio, ProcessConfig, ProcessHandle, Runtime, RuntimeOptions, SpawnOptions};
+use crate::protocol::{Environment, Exit, ProcessConfig, ProcessHandle, Runtime, RuntimeOptions, SpawnOptions};
 use crate::protocol::version::Version;
 use crate::scheduler::{Scheduler, SchedulerKind};
 use std::sync::Arc;
@@ -84,17 +84,9 @@ fn start(runtime: &Runtime, env: &Arc<Environment>, version: &Version, config: P
     let handle = crate::process::spawn(
         runtime,
         env,
-        SpawnOptions {
-            module: version.module().clone(),
-            config: Arc::new(config),
-            entry: "_start".into(),
-            params: Vec::new(),
-            link: None,
-            stdio: Arc::new(InheritStdio),
-            on_exit: Some(Box::new(move |exit| {
+        SpawnOptions::root(version.module().clone(), Arc::new(config), move |exit| {
                 let _ = exits.try_send(exit.clone());
-            })),
-        },
+            }),
     )
     .unwrap();
     (handle, exited)

@@ -177,7 +177,7 @@ fn file_calls_work_in_a_start_section() {
 /// and returns its exit status.
 fn run_on(scheduler: std::sync::Arc<dyn crate::scheduler::Scheduler>, wat: &str) -> i32 {
     use crate::process::spawn;
-use crate::protocol::{InheritStdio, ProcessConfig, SpawnOptions};
+use crate::protocol::{ProcessConfig, SpawnOptions};
     use std::sync::Arc;
     let runtime = crate::protocol::Runtime::new(scheduler.clone(), Default::default());
     let module = runtime.compile(wat.as_bytes()).unwrap();
@@ -186,17 +186,9 @@ use crate::protocol::{InheritStdio, ProcessConfig, SpawnOptions};
     spawn(
         &runtime,
         &env,
-        SpawnOptions {
-            module,
-            config: Arc::new(ProcessConfig::root(vec!["prog".into()], Vec::new())),
-            entry: "_start".into(),
-            params: Vec::new(),
-            link: None,
-            stdio: Arc::new(InheritStdio),
-            on_exit: Some(Box::new(move |exit| {
+        SpawnOptions::root(module, Arc::new(ProcessConfig::root(vec!["prog".into()], Vec::new())), move |exit| {
                 let _ = done.try_send(exit.status());
-            })),
-        },
+            }),
     )
     .unwrap();
     scheduler.block_on(Box::pin(async move { exited.recv().await.unwrap_or(-1) }))
