@@ -206,6 +206,8 @@ struct RunArgs {
     prometheus_http: std::net::SocketAddr,
     /// Hot reload: load a new version of the program whenever its file
     /// changes (README "Hot reload"). SIGHUP and `lunatic reload` work without it.
+    /// LUNATIC_WATCH=poll looks at the file every 200 ms instead of asking
+    /// the kernel for file events (the fallback when there are none).
     #[arg(long, conflicts_with_all = ["record", "replay", "trace", "seeds"])]
     watch: bool,
     /// After a reload, stop the old version's processes after SECS at the

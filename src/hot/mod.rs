@@ -70,7 +70,7 @@ pub(crate) fn triggers(
     };
     #[cfg(not(any(target_os = "ios", target_os = "android")))]
     let watched: Option<Box<dyn std::any::Any>> = match watch {
-        true => Some(Box::new(watch::start(path, requests)?)),
+        true => Some(watch::start(path, requests)?),
         false => None,
     };
     #[cfg(any(target_os = "ios", target_os = "android"))]
