@@ -12,7 +12,7 @@
 //! exactly one entry per remote link and need nothing new.
 
 use super::local::{self, LinkEnd};
-use super::wire::{Request, Response};
+use super::wire::{self, Request, Response};
 use super::{lock, within, Failure, Node, UNREACHABLE};
 use crate::protocol::{ProcessHandle, Signal};
 use std::collections::HashMap;
@@ -75,20 +75,20 @@ impl Node {
                 LinkEnd::Died { failed } => Request::LinkDied { pid: remote_pid, from: local_pid, failed, linker: !linker },
                 LinkEnd::Unlinked => Request::Unlink { pid: remote_pid, from: local_pid, linker: !linker },
             };
-            node.tell(other, addr, request).await;
+            node.tell(other, addr, request);
         });
     }
 
-    /// Sends a one-way notice to node `other`, bounded by the timeout; a
-    /// node that is gone is not told (it has dropped its end already).
-    async fn tell(self: &Arc<Self>, other: u64, addr: SocketAddr, request: Request) {
+    /// Sends a one-way notice to node `other` in the ordered stream, behind
+    /// the messages queued for it already; a node that is gone is not told
+    /// (it has dropped its end already).
+    pub(super) fn tell(self: &Arc<Self>, other: u64, addr: SocketAddr, request: Request) {
         if !self.is_up(other) {
             return;
         }
-        match within(self.timeout, self.request(addr, &request)).await {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => log::debug!(target: "lunatic::node", "cannot tell node {other} {request:?}: {e:#}"),
-            None => log::debug!(target: "lunatic::node", "node {other} did not take {request:?} in time"),
+        let notice = wire::Control::Tell { request };
+        if self.push(other, addr, 0, |frames| wire::control_frame(frames, &notice)) != 0 {
+            log::debug!(target: "lunatic::node", "cannot tell node {other} {notice:?}");
         }
     }
 
@@ -137,9 +137,7 @@ impl Node {
             if let Some(link) = self.take_link((target, pid, me, linker)) {
                 proxies.push(link.proxy);
                 if let Ok(peer) = self.peer(target) {
-                    let node = self.clone();
-                    let request = Request::Unlink { pid, from: me, linker: !linker };
-                    self.tasks.spawn(async move { node.tell(target, peer.addr, request).await });
+                    self.tell(target, peer.addr, Request::Unlink { pid, from: me, linker: !linker });
                 }
             }
         }

@@ -838,6 +838,9 @@ impl Node {
                     start();
                 }
             }
+            wire::Control::Tell { request } => {
+                let _ = self.notice(request, from);
+            }
         }
     }
 
@@ -881,24 +884,17 @@ impl Node {
                     let node = self.clone();
                     self.tasks.spawn(async move {
                         ended.await;
-                        // Told over this node's own connection to the watcher.
-                        if let Err(e) = within(node.timeout, node.request(from, &Request::Died { pid, watcher: 0 })).await.unwrap_or_else(|| Err(anyhow!("timeout"))) {
-                            log::debug!(target: "lunatic::node", "cannot tell {from} that process {pid} ended: {e:#}");
+                        // In the ordered stream, behind what the process sent.
+                        if let Some(watcher) = node.member_at(from) {
+                            node.tell(watcher, from, Request::Died { pid, watcher: 0 });
                         }
                     });
                     Response::Monitoring { alive: true }
                 }
                 None => Response::Monitoring { alive: false },
             },
-            Ok(Request::Died { pid, .. }) => {
-                if let Some(node) = self.member_at(from) {
-                    self.remote_died(node, pid);
-                }
-                Response::Done
-            }
             Ok(Request::Link { pid, from: remote, tag }) => self.accept_link(from, pid, remote, tag),
-            Ok(Request::LinkDied { pid, from: remote, failed, linker }) => self.link_gone(from, pid, remote, linker, Some(failed)),
-            Ok(Request::Unlink { pid, from: remote, linker }) => self.link_gone(from, pid, remote, linker, None),
+            Ok(notice @ (Request::Died { .. } | Request::LinkDied { .. } | Request::Unlink { .. })) => self.notice(notice, from),
             Ok(Request::FetchModule { module }) => match self.module(module) {
                 Some(m) => Response::Module { bytes: m.bytes().to_vec() },
                 None => Response::Failed { code: 2, message: format!("unknown module {module}") },
@@ -915,6 +911,25 @@ impl Node {
         }
         // Let the answer leave before the stream is dropped.
         let _ = send.stopped().await;
+    }
+
+    /// A one-way notice from the peer at `from`: a process there that a
+    /// local one monitors or links to ended, or unlinked.
+    fn notice(&self, notice: Request, from: SocketAddr) -> Response {
+        match notice {
+            Request::Died { pid, .. } => {
+                if let Some(node) = self.member_at(from) {
+                    self.remote_died(node, pid);
+                }
+                Response::Done
+            }
+            Request::LinkDied { pid, from: remote, failed, linker } => self.link_gone(from, pid, remote, linker, Some(failed)),
+            Request::Unlink { pid, from: remote, linker } => self.link_gone(from, pid, remote, linker, None),
+            other => {
+                log::warn!(target: "lunatic::node", "{from} sent {other:?} as a notice: ignored");
+                Response::Failed { code: 1, message: "not a notice".into() }
+            }
+        }
     }
 
     /// The member serving at `addr`.

@@ -142,6 +142,17 @@ const SCENARIO: &str = r#"
           (call $reply_to (local.get $node) (local.get $pid) (call $get_tag)
             (i64.add (i64.load (i32.const 200)) (i64.const 1)))))
       (br $serve)))
+  ;; chatty(node, pid): links to (node, pid) with tag 12, sends it 300
+  ;; messages of 8 KiB (tag 13), then fails
+  (func (export "chatty") (param $node i64) (param $pid i64) (local $i i32)
+    (if (call $link (i64.const 12) (local.get $node) (local.get $pid)) (then (unreachable)))
+    (loop $l
+      (call $create_data (i64.const 13) (i64.const 8192))
+      (drop (call $write_data (i32.const 0) (i32.const 8192)))
+      (drop (call $send (local.get $node) (local.get $pid)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 300))))
+    (unreachable))
   (func $fail (param $code i32) (call $exit (local.get $code)) (unreachable))
   (func (export "_start")
     (local $me i64) (local $target i64) (local $child i64) (local $i i64)
@@ -382,12 +393,25 @@ const MONITORS: &str = r#"
   (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
   (import "lunatic::message" "get_process_id" (func $get_process_id (result i64)))
   (import "lunatic::process" "sleep_ms" (func $sleep (param i64)))
+  (import "lunatic::message" "write_data" (func $write_data (param i32 i32) (result i32)))
+  (import "lunatic::process" "process_id" (func $process_id (result i64)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
   (memory (export "memory") 1)
   (data (i32.const 100) "short")
   (data (i32.const 110) "forever")
   (func (export "short") (call $sleep (i64.const 200)))
   (func (export "forever") (loop $l (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1))) (br $l)))
+  ;; chatty(node, pid): links to (node, pid) with tag 12, sends it 300
+  ;; messages of 8 KiB (tag 13), then fails
+  (func (export "chatty") (param $node i64) (param $pid i64) (local $i i32)
+    (if (call $link (i64.const 12) (local.get $node) (local.get $pid)) (then (unreachable)))
+    (loop $l
+      (call $create_data (i64.const 13) (i64.const 8192))
+      (drop (call $write_data (i32.const 0) (i32.const 8192)))
+      (drop (call $send (local.get $node) (local.get $pid)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 300))))
+    (unreachable))
   (func $fail (param $code i32) (call $exit (local.get $code)) (unreachable))
   ;; waits for a ProcessDied of $pid within 10 s, else fails with $code
   (func $died (param $pid i64) (param $code i32)
@@ -478,7 +502,8 @@ fn test_root_cert_is_host_allocated_bincode_pem() {
 /// link's tag); a process not running gives one at once; an unlinked one
 /// gives none; a local process that fails ends a remote process linked to
 /// it (it does not trap link deaths); the node holding a linked process
-/// going down gives a failed link death.
+/// going down gives a failed link death. Messages a linked process sent
+/// before it failed arrive before its link death (one ordered stream).
 const LINKS: &str = r#"
 (module
   (import "lunatic::distributed" "get_nodes" (func $get_nodes (param i32 i32) (result i32)))
@@ -495,12 +520,17 @@ const LINKS: &str = r#"
   (import "lunatic::message" "get_process_id" (func $get_process_id (result i64)))
   (import "lunatic::process" "die_when_link_dies" (func $die_when_link_dies (param i32)))
   (import "lunatic::process" "sleep_ms" (func $sleep (param i64)))
+  (import "lunatic::message" "write_data" (func $write_data (param i32 i32) (result i32)))
+  (import "lunatic::process" "process_id" (func $process_id (result i64)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
   (memory (export "memory") 1)
   (data (i32.const 100) "crash")
   (data (i32.const 110) "forever")
   (data (i32.const 120) "doomed")
   (data (i32.const 130) "sentinel")
+  (data (i32.const 140) "chatty")
+  ;; tags 13 and 12 (chatty's messages and link death) at 732
+  (data (i32.const 732) "\0d\00\00\00\00\00\00\00\0c\00\00\00\00\00\00\00")
   ;; tags to receive: 7, 8, 10, 11 at 700, 708, 716, 724
   (data (i32.const 700) "\07\00\00\00\00\00\00\00\08\00\00\00\00\00\00\00\0a\00\00\00\00\00\00\00\0b\00\00\00\00\00\00\00")
   (func (export "crash") (call $sleep (i64.const 300)) (unreachable))
@@ -513,6 +543,17 @@ const LINKS: &str = r#"
     (call $create_data (i64.const 1) (i64.const 0))
     (drop (call $send (local.get $node) (local.get $pid)))
     (drop (call $receive (i32.const 0) (i32.const 0) (i64.const 20000))))
+  ;; chatty(node, pid): links to (node, pid) with tag 12, sends it 300
+  ;; messages of 8 KiB (tag 13), then fails
+  (func (export "chatty") (param $node i64) (param $pid i64) (local $i i32)
+    (if (call $link (i64.const 12) (local.get $node) (local.get $pid)) (then (unreachable)))
+    (loop $l
+      (call $create_data (i64.const 13) (i64.const 8192))
+      (drop (call $write_data (i32.const 0) (i32.const 8192)))
+      (drop (call $send (local.get $node) (local.get $pid)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 300))))
+    (unreachable))
   (func $fail (param $code i32) (call $exit (local.get $code)) (unreachable))
   (func $spawn_on (param $target i64) (param $name i32) (param $len i32) (param $p1 i64) (param $p2 i64) (param $nparams i32) (result i64)
     (i32.store8 (i32.const 400) (i32.const 0x7E))
@@ -527,7 +568,7 @@ const LINKS: &str = r#"
   (func $link_died (param $tags i32) (param $ms i64) (param $code i32)
     (if (i32.ne (call $receive (local.get $tags) (i32.const 1) (local.get $ms)) (i32.const 1)) (then (call $fail (local.get $code)))))
   (func (export "_start")
-    (local $me i64) (local $target i64) (local $pid i64) (local $local i64)
+    (local $me i64) (local $target i64) (local $pid i64) (local $local i64) (local $i i32)
     (call $die_when_link_dies (i32.const 0))
     (local.set $me (call $node_id))
     (drop (call $get_nodes (i32.const 300) (i32.const 2)))
@@ -551,6 +592,14 @@ const LINKS: &str = r#"
     (if (call $monitor (local.get $target) (local.get $pid)) (then (call $fail (i32.const 47))))
     (if (i32.ne (call $receive (i32.const 0) (i32.const 0) (i64.const 10000)) (i32.const 2)) (then (call $fail (i32.const 48))))
     (if (i64.ne (call $get_process_id) (local.get $pid)) (then (call $fail (i32.const 49))))
+    ;; a linked process's 300 messages, then its link death (tag 12), in that order
+    (local.set $pid (call $spawn_on (local.get $target) (i32.const 140) (i32.const 6) (local.get $me) (call $process_id) (i32.const 2)))
+    (loop $l
+      (if (i32.ne (call $receive (i32.const 732) (i32.const 2) (i64.const 10000)) (i32.const 0)) (then (call $fail (i32.const 52))))
+      (if (i64.ne (call $get_tag) (i64.const 13)) (then (call $fail (i32.const 53))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 300))))
+    (call $link_died (i32.const 740) (i64.const 10000) (i32.const 54))
     ;; a process on a node that goes down: link death, tag 11
     (local.set $pid (call $spawn_on (local.get $target) (i32.const 110) (i32.const 7) (i64.const 0) (i64.const 0) (i32.const 0)))
     (if (call $link (i64.const 11) (local.get $target) (local.get $pid)) (then (call $fail (i32.const 50))))

@@ -6,7 +6,9 @@
 //!   per connection, in the order they were sent: frames of
 //!   `[u32 LE length][u64 LE target pid][i64 LE tag][payload]`. Spawns and
 //!   their answers travel in these streams too, as control frames (the
-//!   length's top bit set, a postcard [`Control`] after it).
+//!   length's top bit set, a postcard [`Control`] after it), and so do the
+//!   notices of deaths and unlinks: a message a process sent before it
+//!   ended arrives before the news of its end, as on one node.
 //! * Membership (SWIM) packets travel as QUIC datagrams.
 
 use serde::{Deserialize, Serialize};
@@ -89,6 +91,9 @@ pub(crate) enum Control {
     Ask { id: u64, from: u64, request: Request },
     /// The answer to request `id`.
     Answer { id: u64, response: Response },
+    /// A one-way notice (`Died`, `LinkDied`, `Unlink`), ordered with the
+    /// messages sent before it.
+    Tell { request: Request },
 }
 
 /// Appends one control frame.
