@@ -142,17 +142,6 @@ const SCENARIO: &str = r#"
           (call $reply_to (local.get $node) (local.get $pid) (call $get_tag)
             (i64.add (i64.load (i32.const 200)) (i64.const 1)))))
       (br $serve)))
-  ;; chatty(node, pid): links to (node, pid) with tag 12, sends it 300
-  ;; messages of 8 KiB (tag 13), then fails
-  (func (export "chatty") (param $node i64) (param $pid i64) (local $i i32)
-    (if (call $link (i64.const 12) (local.get $node) (local.get $pid)) (then (unreachable)))
-    (loop $l
-      (call $create_data (i64.const 13) (i64.const 8192))
-      (drop (call $write_data (i32.const 0) (i32.const 8192)))
-      (drop (call $send (local.get $node) (local.get $pid)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $l (i32.lt_u (local.get $i) (i32.const 300))))
-    (unreachable))
   (func $fail (param $code i32) (call $exit (local.get $code)) (unreachable))
   (func (export "_start")
     (local $me i64) (local $target i64) (local $child i64) (local $i i64)
@@ -393,25 +382,12 @@ const MONITORS: &str = r#"
   (import "lunatic::message" "receive" (func $receive (param i32 i32 i64) (result i32)))
   (import "lunatic::message" "get_process_id" (func $get_process_id (result i64)))
   (import "lunatic::process" "sleep_ms" (func $sleep (param i64)))
-  (import "lunatic::message" "write_data" (func $write_data (param i32 i32) (result i32)))
-  (import "lunatic::process" "process_id" (func $process_id (result i64)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
   (memory (export "memory") 1)
   (data (i32.const 100) "short")
   (data (i32.const 110) "forever")
   (func (export "short") (call $sleep (i64.const 200)))
   (func (export "forever") (loop $l (drop (call $receive (i32.const 0) (i32.const 0) (i64.const -1))) (br $l)))
-  ;; chatty(node, pid): links to (node, pid) with tag 12, sends it 300
-  ;; messages of 8 KiB (tag 13), then fails
-  (func (export "chatty") (param $node i64) (param $pid i64) (local $i i32)
-    (if (call $link (i64.const 12) (local.get $node) (local.get $pid)) (then (unreachable)))
-    (loop $l
-      (call $create_data (i64.const 13) (i64.const 8192))
-      (drop (call $write_data (i32.const 0) (i32.const 8192)))
-      (drop (call $send (local.get $node) (local.get $pid)))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $l (i32.lt_u (local.get $i) (i32.const 300))))
-    (unreachable))
   (func $fail (param $code i32) (call $exit (local.get $code)) (unreachable))
   ;; waits for a ProcessDied of $pid within 10 s, else fails with $code
   (func $died (param $pid i64) (param $code i32)
