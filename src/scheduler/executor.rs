@@ -28,7 +28,7 @@ const GLOBAL_EVERY: u32 = 61;
 
 /// How long a worker that ran out of work keeps polling the reactor and
 /// the queues before it sleeps (`LUNATIC_SPIN_US` overrides; 0 turns it
-/// off).
+/// off; off by default on iOS and Android).
 ///
 /// Why: a sleeping thread takes ~20 µs to wake on a virtual machine (a UDP
 /// ping-pong between two processes on loopback: 47 µs round trip with
@@ -38,10 +38,16 @@ const GLOBAL_EVERY: u32 = 61;
 const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
 
 fn spin() -> std::time::Duration {
+    // On phones a spinning core costs battery for no one waiting on a
+    // network round trip: off unless asked for.
+    let default = match cfg!(any(target_os = "ios", target_os = "android")) {
+        true => std::time::Duration::ZERO,
+        false => SPIN,
+    };
     std::env::var("LUNATIC_SPIN_US")
         .ok()
         .and_then(|v| v.parse().ok())
-        .map_or(SPIN, std::time::Duration::from_micros)
+        .map_or(default, std::time::Duration::from_micros)
 }
 
 /// A handle to the executor; dropping it stops the workers.
