@@ -72,6 +72,12 @@ fn config() -> Config {
     config.suspect_to_down_after = Duration::from_millis(1500);
     // A QUIC datagram holds ~1 150 bytes on the smallest path MTU.
     config.max_packet_size = NonZeroUsize::new(1000).unwrap_or(NonZeroUsize::MIN);
+    // No TurnUndead: with it, after a partition heals, whichever side
+    // hears from the other first tells it that it is down, and both sides
+    // can end up stopping. `Node::reunite` settles it instead: the smaller
+    // side stops.
+    config.notify_down_members = false;
+    config.periodic_announce_to_down_members = None;
     config.periodic_announce = Some(foca::PeriodicParams {
         frequency: Duration::from_secs(5),
         num_members: NonZeroUsize::MIN,

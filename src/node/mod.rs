@@ -168,7 +168,20 @@ pub struct Node {
     defunct: AtomicBool,
     /// Set while it leaves the cluster.
     leaving: AtomicBool,
+    /// Members declared down, with where they served and when: asked
+    /// after a while whether they declared this node down too.
+    departed: Mutex<HashMap<u64, (SocketAddr, std::time::Instant)>>,
 }
+
+/// How often members declared down are asked for a reunion.
+const REUNION_EVERY: Duration = Duration::from_secs(2);
+/// How long after a member was declared down it is first asked: by then
+/// each side of a partition has declared the whole other side down
+/// (suspicion takes 1.5 s after a missed probe), so both count their live
+/// members from a settled view.
+const REUNION_AFTER: Duration = Duration::from_secs(3);
+/// How long a member declared down is asked before it is forgotten.
+const REUNION_FOR: Duration = Duration::from_secs(600);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -278,6 +291,7 @@ impl Node {
             stopped: AtomicBool::new(false),
             defunct: AtomicBool::new(false),
             leaving: AtomicBool::new(false),
+            departed: Mutex::default(),
         });
         if let Some(local) = &node.local {
             local::attach(local.env(), &node);
@@ -285,6 +299,7 @@ impl Node {
         let server = node.clone();
         node.tasks.spawn(async move { server.accept_loop().await });
         node.membership.start(&node);
+        node.after(REUNION_EVERY, Node::reunite);
         if let Some(seed) = options.seed {
             node.membership.announce(&node, seed);
             // Wait for the first member (the announce's answer brings the
@@ -893,6 +908,10 @@ impl Node {
                 }
                 None => Response::Monitoring { alive: false },
             },
+            Ok(Request::Reunion { id, .. }) => {
+                let (live, lowest) = self.side();
+                Response::Reunion { id: self.id, live, lowest, declared_down: lock(&self.departed).contains_key(&id) }
+            }
             Ok(Request::Link { pid, from: remote, tag }) => self.accept_link(from, pid, remote, tag),
             Ok(notice @ (Request::Died { .. } | Request::LinkDied { .. } | Request::Unlink { .. })) => self.notice(notice, from),
             Ok(Request::FetchModule { module }) => match self.module(module) {
@@ -982,12 +1001,83 @@ impl Node {
         }
     }
 
+    /// After a partition heals, each side has declared the other down and
+    /// SWIM alone never brings them together again (a member declared down
+    /// cannot come back as itself). So every few seconds this node asks
+    /// the members it declared down whether they declared it down too; if
+    /// so, the smaller side (fewer live members; on a tie, the side whose
+    /// lowest member ID is lower) stops as a node declared down does (`lunatic node` exits 1, to be
+    /// started again as a new node), and the other side goes on. Each side
+    /// compares the same two figures, so exactly one of them yields.
+    fn reunite(self: &Arc<Self>) {
+        let now = std::time::Instant::now();
+        let asks: Vec<(u64, SocketAddr)> = {
+            let mut departed = lock(&self.departed);
+            departed.retain(|_, (_, since)| now.duration_since(*since) < REUNION_FOR);
+            departed
+                .iter()
+                .filter(|(_, (_, since))| now.duration_since(*since) >= REUNION_AFTER)
+                .map(|(id, (addr, _))| (*id, *addr))
+                .collect()
+        };
+        if asks.is_empty() || self.stopped.load(Ordering::SeqCst) {
+            self.after(REUNION_EVERY, Node::reunite);
+            return;
+        }
+        let node = self.clone();
+        self.tasks.spawn(async move {
+            for (other, addr) in asks {
+                let (live, lowest) = node.side();
+                let asked = within(Duration::from_secs(1), node.request(addr, &Request::Reunion { id: node.id, live })).await;
+                match asked {
+                    Some(Ok(Response::Reunion { id, live: theirs, lowest: their_lowest, declared_down })) => {
+                        if id != other {
+                            // Another node serves there now: the old one is gone.
+                            lock(&node.departed).remove(&other);
+                        } else if declared_down && (live, lowest) < (theirs, their_lowest) {
+                            log::warn!(target: "lunatic::node", "a partition healed: node {other} ({theirs} live) declared this node ({live} live) down");
+                            node.defunct();
+                            return;
+                        }
+                    }
+                    Some(Ok(other_answer)) => log::debug!(target: "lunatic::node", "{addr} answered a reunion with {other_answer:?}"),
+                    Some(Err(e)) => log::debug!(target: "lunatic::node", "no reunion with node {other} at {addr}: {e:#}"),
+                    None => log::debug!(target: "lunatic::node", "no reunion with node {other} at {addr}: no answer"),
+                }
+                // A connection to a member that is still down is not kept.
+                let up_there = node
+                    .peers
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .values()
+                    .any(|p| p.up && p.ident.addr == addr);
+                if !up_there {
+                    let conn = lock(&node.conns).remove(&addr);
+                    if let Some(conn) = conn {
+                        conn.close(quinn::VarInt::from_u32(2), b"down");
+                    }
+                }
+            }
+            node.after(REUNION_EVERY, Node::reunite);
+        });
+    }
+
+    /// This node's side of the cluster as it sees it: how many members are
+    /// live (itself included) and the lowest ID among them.
+    fn side(&self) -> (u64, u64) {
+        let peers = self.peers.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let live = peers.values().filter(|p| p.up);
+        let lowest = live.clone().map(|p| p.ident.id).fold(self.id, u64::min);
+        (live.count() as u64 + 1, lowest)
+    }
+
     /// A member came up (or changed identity).
     fn member_up(&self, ident: &Ident) {
         if ident.id == self.id {
             return;
         }
         log::info!(target: "lunatic::node", "node {} at {} is up", ident.id, ident.addr);
+        lock(&self.departed).remove(&ident.id);
         self.peers
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -999,6 +1089,9 @@ impl Node {
     /// dropped and everyone waiting on it is told.
     fn member_down(&self, ident: &Ident) {
         log::info!(target: "lunatic::node", "node {} at {} is down", ident.id, ident.addr);
+        if !self.stopped.load(Ordering::SeqCst) {
+            lock(&self.departed).insert(ident.id, (ident.addr, std::time::Instant::now()));
+        }
         if let Some(peer) = self.peers.write().unwrap_or_else(std::sync::PoisonError::into_inner).get_mut(&ident.id) {
             peer.up = false;
         }

@@ -58,6 +58,10 @@ pub(crate) enum Request {
     LinkDied { pid: u64, from: u64, failed: bool, linker: bool },
     /// My process `from` no longer links to your `pid`.
     Unlink { pid: u64, from: u64, linker: bool },
+    /// I am node `id`, I count `live` members (myself included), and I
+    /// declared you down: did you declare me down too? (A partition that
+    /// healed; see `Node::reunite`.)
+    Reunion { id: u64, live: u64 },
 }
 
 /// The answer to a [`Request`].
@@ -73,6 +77,10 @@ pub(crate) enum Response {
     Monitoring { alive: bool },
     /// The link is set (or the process had already ended: `alive` false).
     Linking { alive: bool },
+    /// The answer to a [`Request::Reunion`]: who answers, how many live
+    /// members it counts and the lowest ID among them, and whether it
+    /// declared the asker down.
+    Reunion { id: u64, live: u64, lowest: u64, declared_down: bool },
     /// Noted.
     Done,
     /// Failed with a guest-visible code (2: unknown module; 1: other) and a text.
