@@ -280,6 +280,35 @@ pub extern "C" fn lunatic_builder_max_mailbox_size(builder: *mut lunatic_builder
     })
 }
 
+/// What a C host function registration names, read from its arguments.
+struct Signature<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    params: Vec<ValType>,
+    results: Vec<ValType>,
+    /// `namespace::name`, for trap messages.
+    what: String,
+}
+
+/// Reads the name and types of a host function from C strings (shared by
+/// the sync and async registrations).
+fn signature<'a>(
+    namespace: *const c_char,
+    name: *const c_char,
+    params: *const c_char,
+    results: *const c_char,
+) -> Result<Signature<'a>, EmbedError> {
+    let namespace = text(namespace, "namespace")?;
+    let name = text(name, "name")?;
+    Ok(Signature {
+        namespace,
+        name,
+        params: types(text(params, "params")?)?,
+        results: types(text(results, "results")?)?,
+        what: format!("{namespace}::{name}"),
+    })
+}
+
 /// Adds a C async host function `namespace::name` (see the header).
 #[no_mangle]
 pub extern "C" fn lunatic_builder_async_host_function(
@@ -293,13 +322,10 @@ pub extern "C" fn lunatic_builder_async_host_function(
 ) -> i32 {
     guard(|| {
         let b = ffi::handle_mut(builder).ok_or_else(|| invalid("builder is null"))?;
-        let namespace = text(namespace, "namespace")?;
-        let name = text(name, "name")?;
-        let param_types = types(text(params, "params")?)?;
-        let result_types = types(text(results, "results")?)?;
+        let Signature { namespace, name, params: param_types, results: result_types, what } =
+            signature(namespace, name, params, results)?;
         let func = func.ok_or_else(|| invalid("func is null"))?;
         let user_data = ffi::UserData(user_data);
-        let what = format!("{namespace}::{name}");
         let kinds = result_types.clone();
         let body = move |call: &mut HostCall<'_, '_>, args: &[Value]| {
             let params = to_i64(args);
@@ -403,13 +429,10 @@ pub extern "C" fn lunatic_builder_host_function(
 ) -> i32 {
     guard(|| {
         let b = ffi::handle_mut(builder).ok_or_else(|| invalid("builder is null"))?;
-        let namespace = text(namespace, "namespace")?;
-        let name = text(name, "name")?;
-        let param_types = types(text(params, "params")?)?;
-        let result_types = types(text(results, "results")?)?;
+        let Signature { namespace, name, params: param_types, results: result_types, what } =
+            signature(namespace, name, params, results)?;
         let func = func.ok_or_else(|| invalid("func is null"))?;
         let user_data = ffi::UserData(user_data);
-        let what = format!("{namespace}::{name}");
         let results_len = result_types.len();
         let kinds = result_types.clone();
         let body = move |call: &mut HostCall<'_, '_>, args: &[Value]| -> Result<Vec<Value>, Trap> {
