@@ -48,6 +48,33 @@ fn node(control: &Node, dir: &std::path::Path, tags: &[(&str, &str)]) -> (Arc<No
     (Node::start(options, Some(local.clone())).expect("node joins"), local)
 }
 
+/// A control server and two nodes, a and b, that see each other.
+struct Pair {
+    control: Arc<Node>,
+    a: Arc<Node>,
+    b: Arc<Node>,
+    /// The runtime node b serves.
+    b_local: Local,
+}
+
+/// Starts a [`Pair`] in a scratch directory named after the test.
+fn two_nodes(name: &str) -> Pair {
+    let dir = temp_dir(name);
+    let control = control(&dir);
+    let (a, _) = node(&control, &dir, &[]);
+    let (b, b_local) = node(&control, &dir, &[]);
+    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
+    Pair { control, a, b, b_local }
+}
+
+/// Runs the `_start` of module `wat` as a root process of `local`, with
+/// `name` as its only argument; its exit status arrives on the channel.
+fn start_guest(local: &Local, wat: &str, name: &str) -> async_channel::Receiver<i32> {
+    let module = local.compile(wat.as_bytes()).unwrap();
+    let config = crate::protocol::ProcessConfig::root(vec![name.into()], Vec::new());
+    local.spawn_root(module, config).unwrap()
+}
+
 /// Waits (bounded) until `ready` holds; returns how long it took.
 fn wait_for(what: &str, limit: Duration, ready: impl Fn() -> bool) -> Duration {
     let start = Instant::now();
@@ -198,14 +225,8 @@ const SCENARIO: &str = r#"
 
 #[test]
 fn a_guest_spawns_sends_and_requests_across_nodes() {
-    let dir = temp_dir("guest");
-    let control = control(&dir);
-    let (a, _) = node(&control, &dir, &[]);
-    let (b, b_local) = node(&control, &dir, &[]);
-    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
-    let module = b_local.compile(SCENARIO.as_bytes()).unwrap();
-    let config = crate::protocol::ProcessConfig::root(vec!["scenario".into()], Vec::new());
-    let exited = b_local.spawn_root(module, config).unwrap();
+    let Pair { control, a, b, b_local } = two_nodes("guest");
+    let exited = start_guest(&b_local, SCENARIO, "scenario");
     let status = smol::block_on(within(Duration::from_secs(60), exited.recv()))
         .expect("the scenario finishes within 60 s")
         .expect("an exit status");
@@ -415,14 +436,8 @@ const MONITORS: &str = r#"
 
 #[test]
 fn remote_monitors_fire_when_the_process_ends_or_its_node_goes_down() {
-    let dir = temp_dir("monitors");
-    let control = control(&dir);
-    let (a, _) = node(&control, &dir, &[]);
-    let (b, b_local) = node(&control, &dir, &[]);
-    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
-    let module = b_local.compile(MONITORS.as_bytes()).unwrap();
-    let config = crate::protocol::ProcessConfig::root(vec!["monitors".into()], Vec::new());
-    let exited = b_local.spawn_root(module, config).unwrap();
+    let Pair { control, a, b, b_local } = two_nodes("monitors");
+    let exited = start_guest(&b_local, MONITORS, "monitors");
     // The last monitor is set once the two earlier ones have fired.
     wait_for("the guest monitors a process on the other node", Duration::from_secs(20), || {
         lock(&b.remote_monitors).keys().any(|(node, pid)| *node == a.id() && *pid != 999_999)
@@ -466,9 +481,7 @@ const ROOT_CERT: &str = r#"
 #[test]
 fn test_root_cert_is_host_allocated_bincode_pem() {
     let local = local();
-    let module = local.compile(ROOT_CERT.as_bytes()).unwrap();
-    let config = crate::protocol::ProcessConfig::root(vec!["root".into()], Vec::new());
-    let exited = local.spawn_root(module, config).unwrap();
+    let exited = start_guest(&local, ROOT_CERT, "root");
     let status = smol::block_on(within(Duration::from_secs(30), exited.recv())).unwrap().unwrap();
     assert_eq!(status, 0, "failed check {status}");
 }
@@ -585,14 +598,8 @@ const LINKS: &str = r#"
 
 #[test]
 fn remote_links_fire_both_ways_and_when_the_node_goes_down() {
-    let dir = temp_dir("links");
-    let control = control(&dir);
-    let (a, _) = node(&control, &dir, &[]);
-    let (b, b_local) = node(&control, &dir, &[]);
-    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
-    let module = b_local.compile(LINKS.as_bytes()).unwrap();
-    let config = crate::protocol::ProcessConfig::root(vec!["links".into()], Vec::new());
-    let exited = b_local.spawn_root(module, config).unwrap();
+    let Pair { control, a, b, b_local } = two_nodes("links");
+    let exited = start_guest(&b_local, LINKS, "links");
     // The last link (tag 11) is the only one left once the others fired.
     wait_for("the guest links to a process on the other node", Duration::from_secs(30), || {
         let links = lock(&b.links);
@@ -613,11 +620,7 @@ fn remote_links_fire_both_ways_and_when_the_node_goes_down() {
 
 #[test]
 fn a_node_that_leaves_is_dropped_at_once() {
-    let dir = temp_dir("leave");
-    let control = control(&dir);
-    let (a, _) = node(&control, &dir, &[]);
-    let (b, _) = node(&control, &dir, &[]);
-    wait_for("both nodes see both", Duration::from_secs(5), || b.nodes().len() == 2 && a.nodes().len() == 2);
+    let Pair { control, a, b, .. } = two_nodes("leave");
     let started = Instant::now();
     a.leave();
     // Detection of a silent node takes ~2 s (see the dead-node test); a
