@@ -245,7 +245,11 @@ impl Shared {
     fn work(self: Arc<Self>, index: usize) {
         CURRENT.with(|c| c.set(Some((self.id(), index))));
         let mut tick = 0u32;
-        let mut last_work: Option<std::time::Instant> = None;
+        // Whether a task ran since the worker last found nothing to do, and
+        // when the current spin began (the clock is read once per idle
+        // spell, not once per task).
+        let mut worked = false;
+        let mut spin_since: Option<std::time::Instant> = None;
         async_io::block_on(std::future::poll_fn(|cx| {
             let mut budget = BUDGET;
             loop {
@@ -268,7 +272,8 @@ impl Shared {
                         self.wake_one_sleeper();
                     }
                     run(runnable);
-                    last_work = Some(std::time::Instant::now());
+                    worked = true;
+                    spin_since = None;
                     budget -= 1;
                     if budget == 0 {
                         // Let block_on look at the reactor, then come back.
@@ -280,13 +285,16 @@ impl Shared {
                 // Nothing to do right after work: poll the reactor without
                 // blocking for a while (`block_on` does so when the future
                 // woke itself) before going to sleep, see [`SPIN`].
-                if let Some(since) = last_work {
+                if std::mem::take(&mut worked) && !self.spin.is_zero() {
+                    spin_since = Some(std::time::Instant::now());
+                }
+                if let Some(since) = spin_since {
                     if since.elapsed() < self.spin {
                         std::hint::spin_loop();
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }
-                    last_work = None;
+                    spin_since = None;
                 }
                 // Nothing to do: sleep until `schedule` wakes us. Checking
                 // again after announcing it closes the race with a task
