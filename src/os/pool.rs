@@ -65,6 +65,31 @@ impl PoolAllocator {
             pool: imp::Pool::new(bytes),
         }
     }
+
+    /// Changes how many bytes of freed blocks stay resident; lowering it
+    /// hands the excess back to the OS now. The `lunatic` binary sets it
+    /// from `LUNATIC_WARM_MIB`.
+    ///
+    /// ```
+    /// static POOL: lunatic_wasmi::PoolAllocator = lunatic_wasmi::PoolAllocator::new();
+    /// POOL.set_warm_limit(0); // every freed block goes back at once
+    /// assert_eq!(POOL.warm_bytes(), 0);
+    /// ```
+    pub fn set_warm_limit(&self, bytes: usize) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        self.pool.set_warm_limit(bytes);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = bytes;
+    }
+
+    /// Bytes of freed blocks kept resident right now (0 where there is no
+    /// pool): memory the process holds that no Wasm instance uses.
+    pub fn warm_bytes(&self) -> usize {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        return self.pool.warm();
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        0
+    }
 }
 
 impl Default for PoolAllocator {
@@ -194,7 +219,7 @@ mod imp {
         /// Start and length of the reserved region (0, 0 when there is none).
         base: AtomicUsize,
         len: AtomicUsize,
-        warm_limit: usize,
+        warm_limit: AtomicUsize,
         lists: Mutex<Lists>,
     }
 
@@ -213,7 +238,7 @@ mod imp {
                 once: Once::new(),
                 base: AtomicUsize::new(0),
                 len: AtomicUsize::new(0),
-                warm_limit,
+                warm_limit: AtomicUsize::new(warm_limit),
                 lists: Mutex::new(Lists { bump: 0, heads: [0; CLASSES + 1], warm: 0 }),
             }
         }
@@ -274,6 +299,39 @@ mod imp {
             Some((block, 0))
         }
 
+        /// Sets the warm reserve and releases warm blocks beyond it.
+        pub(super) fn set_warm_limit(&self, limit: usize) {
+            self.warm_limit.store(limit, Ordering::Relaxed);
+            let mut lists = self.lists();
+            // Under the lock: a block marked cold must be released before
+            // anyone can take it as zeroed. A rare call; a few madvises.
+            for class in 1..=CLASSES {
+                let mut at = lists.heads[class];
+                while at != 0 && lists.warm > limit {
+                    let block = at as *mut FreeBlock;
+                    // SAFETY: `at` is a free block of this class (written by
+                    // `push`), owned by the pool while the lock is held.
+                    let FreeBlock { next, warm } = unsafe { block.read() };
+                    if warm {
+                        // SAFETY: whole pages of the private anonymous
+                        // mapping, owned by the pool; the header is rewritten
+                        // right after.
+                        unsafe {
+                            libc::madvise(block.cast(), class * UNIT, libc::MADV_DONTNEED);
+                            block.write(FreeBlock { next, warm: false });
+                        }
+                        lists.warm -= class * UNIT;
+                    }
+                    at = next;
+                }
+            }
+        }
+
+        /// Bytes of free blocks that kept their pages.
+        pub(super) fn warm(&self) -> usize {
+            self.lists().warm
+        }
+
         /// Puts a block back on its free list, keeping its pages only while
         /// the warm reserve has room.
         ///
@@ -284,7 +342,7 @@ mod imp {
             let size = class * UNIT;
             let warm = {
                 let mut lists = self.lists();
-                let keep = lists.warm + size <= self.warm_limit;
+                let keep = lists.warm + size <= self.warm_limit.load(Ordering::Relaxed);
                 if keep {
                     lists.warm += size;
                     // SAFETY: the caller gave the block up; it is ours now.
@@ -405,6 +463,35 @@ mod tests {
             let d = pool.alloc(layout(size));
             assert_eq!(d, a);
             pool.dealloc(d, layout(size));
+        }
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn lowering_the_warm_limit_releases_freed_blocks() {
+        let pool = PoolAllocator::with_warm_limit(64 * UNIT);
+        let size = 5 * UNIT;
+        unsafe {
+            let blocks: Vec<*mut u8> = (0..3).map(|_| pool.alloc_zeroed(layout(size))).collect();
+            for &b in &blocks {
+                std::slice::from_raw_parts_mut(b, size).fill(0x5A);
+                pool.dealloc(b, layout(size));
+            }
+            assert_eq!(pool.warm_bytes(), 3 * size);
+            pool.set_warm_limit(size);
+            assert_eq!(pool.warm_bytes(), size);
+            // Further frees go back at once; every block reads as zeros again.
+            let again: Vec<*mut u8> = (0..3).map(|_| pool.alloc_zeroed(layout(size))).collect();
+            assert_eq!(pool.warm_bytes(), 0);
+            for &b in &again {
+                assert!(std::slice::from_raw_parts(b, size).iter().all(|&x| x == 0));
+            }
+            for &b in &again {
+                pool.dealloc(b, layout(size));
+            }
+            assert_eq!(pool.warm_bytes(), size);
+            pool.set_warm_limit(0);
+            assert_eq!(pool.warm_bytes(), 0);
         }
     }
 
