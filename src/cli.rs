@@ -99,6 +99,9 @@ struct NodeArgs {
     /// environment variables and preopened directories (off: they get none).
     #[arg(long)]
     allow_remote_env: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
     /// Arguments for the --wasm program.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, last = true)]
     args: Vec<String>,
@@ -352,6 +355,7 @@ fn distributed(command: &Command) -> Option<i32> {
             cluster_dir: args.cluster_dir.clone(),
             timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)),
             allow_remote_env: args.allow_remote_env,
+            threads: args.threads,
             args: args.args.clone(),
         }),
         _ => return None,

@@ -103,6 +103,8 @@ pub struct NodeArgs {
     pub timeout: Duration,
     /// Grant remote callers' environment and preopens.
     pub allow_remote_env: bool,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
     /// Arguments for the `--wasm` program.
     pub args: Vec<String>,
 }
@@ -128,7 +130,7 @@ pub fn node_main(args: NodeArgs) -> anyhow::Result<i32> {
     options.token = args.token;
     options.timeout = args.timeout;
     options.allow_remote_env = args.allow_remote_env;
-    let scheduler = SchedulerKind::Threaded { threads: 0 }.build()?;
+    let scheduler = SchedulerKind::Threaded { threads: args.threads }.build()?;
     let runtime = Runtime::new(scheduler.clone(), RuntimeOptions::default());
     let env = Arc::new(Environment::new(1));
     let local = Local::new(runtime, env.clone());
