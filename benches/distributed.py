@@ -18,13 +18,15 @@ def _parse(text):
     return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\w+) ([0-9.]+)$", text, re.M)}
 
 
-def run_cluster(binary, wasm, limit, ours):
-    """Figures printed by the guest on the second node (partial if it stalled)."""
+def run_cluster(binary, wasm, limit, ours, threads=None):
+    """Figures printed by the guest on the second node (partial if it stalled);
+    `threads`: worker threads of each node (ours only)."""
     tmp = tempfile.mkdtemp(prefix="dist-bench-")
     procs = []
     try:
         cport = _free_port()
         extra = ["--cluster-dir", os.path.join(tmp, "cluster")] if ours else []
+        workers = ["--threads", str(threads)] if threads else []
         def start(args, name):
             out = open(os.path.join(tmp, name + ".out"), "w")
             err = open(os.path.join(tmp, name + ".err"), "w")
@@ -34,9 +36,9 @@ def run_cluster(binary, wasm, limit, ours):
         start(["control", "--bind-socket", f"127.0.0.1:{cport}"] + extra, "control")
         time.sleep(0.7)
         url = f"http://127.0.0.1:{cport}/"
-        start(["node", url, "--bind-socket", f"127.0.0.1:{_free_port()}"] + extra, "a")
+        start(["node", url, "--bind-socket", f"127.0.0.1:{_free_port()}"] + extra + workers, "a")
         time.sleep(0.7)
-        out = start(["node", url, "--bind-socket", f"127.0.0.1:{_free_port()}", "--wasm", wasm] + extra, "b")
+        out = start(["node", url, "--bind-socket", f"127.0.0.1:{_free_port()}", "--wasm", wasm] + extra + workers, "b")
         deadline = time.time() + limit
         text = ""
         while time.time() < deadline:
@@ -66,6 +68,10 @@ def run_local(binary, wasm, limit):
 def rows(ours_bin, ref_bin, wasm_dir, quick):
     wasm = os.path.join(wasm_dir, "distributed.wasm")
     ours = run_cluster(ours_bin, wasm, 60, True)
+    # Two nodes of one worker each: on a 2-core machine, one core per node,
+    # as two machines would have (with a worker per core each, four workers
+    # share two cores).
+    single = run_cluster(ours_bin, wasm, 60, True, threads=1)
     local = run_local(ours_bin, wasm, 60)
     ref = run_cluster(ref_bin, wasm, 20 if quick else 40, False) if ref_bin else None
 
@@ -101,6 +107,10 @@ def rows(ours_bin, ref_bin, wasm_dir, quick):
          cell(ref, "roundtrip_median_us", "µs", "roundtrip_p99_us"), ratio("roundtrip_median_us")),
         ("remote spawn + reply median", "≤ 150 µs", cell(ours, "spawn_reply_median_us", "µs"),
          cell(ref, "spawn_reply_median_us", "µs"), ratio("spawn_reply_median_us")),
+        ("remote round trip median (p99), nodes of one worker", "≤ 50 µs",
+         cell(single, "roundtrip_median_us", "µs", "roundtrip_p99_us"), "n/a", "n/a"),
+        ("remote spawn + reply median, nodes of one worker", "≤ 150 µs", cell(single, "spawn_reply_median_us", "µs"),
+         "n/a", "n/a"),
         ("100 000 one-way remote messages", "≥ 300 000 msg/s, all in order", oneway,
          cell(ref, "oneway_msgs_per_s", "msg/s"), ratio("oneway_msgs_per_s", True)),
     ]
