@@ -265,7 +265,9 @@ fn a_dead_node_fails_operations_in_bounded_time_and_leaves_nodes() {
     let started = Instant::now();
     assert_eq!(a.send(b.id(), 1, 0, b"dropped"), UNREACHABLE);
     assert_eq!(spawn(b.id()).expect_err("down").code, UNREACHABLE);
-    assert!(started.elapsed() < Duration::from_millis(100));
+    // "At once": well under the 2 s spawn timeout (a loaded test machine
+    // can deschedule this thread for tens of milliseconds).
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
     assert_eq!(spawn(4242).expect_err("unknown").code, UNKNOWN_NODE);
     a.shutdown();
     control.shutdown();
