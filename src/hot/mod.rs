@@ -25,9 +25,6 @@ use std::time::{Duration, Instant};
 /// The default `--drain-timeout`.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How often a drain looks at the old version.
-const DRAIN_POLL: Duration = Duration::from_millis(20);
-
 /// A request to load a new version.
 pub(crate) struct Request {
     /// The file to load (`None`: the one the app was started with).
@@ -278,35 +275,47 @@ impl App {
             hex(old.id()),
             hex(id)
         );
-        self.scheduler.spawn(Box::pin(drain(self.runtime.clone(), old, self.options.drain_timeout)));
+        let term = old.term();
+        self.scheduler.spawn(Box::pin(drain(self.runtime.clone(), old, term, self.options.drain_timeout)));
         Ok(line)
     }
 }
 
-/// Stops `old` once only its acceptors of handed-over listeners are left
-/// (they would never get another connection), or at `timeout`; stops
-/// watching if it becomes current again.
-async fn drain(runtime: Runtime, old: Arc<Version>, timeout: Duration) {
-    let started = Instant::now();
+/// Stops the processes of `old` that joined in `term` or before, once only
+/// its acceptors of handed-over listeners are left of them (they would never
+/// get another connection), or at `timeout`. If `old` becomes current again
+/// (an app reloaded back to code it ran before), those processes run current
+/// code and are left alone, but for the acceptors: they still go once they
+/// are all that is left of those terms.
+async fn drain(runtime: Runtime, old: Arc<Version>, term: u64, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
     loop {
-        if runtime.current_version().is_some_and(|v| v.id() == old.id()) {
-            return;
-        }
-        let live = old.live();
+        let changed = old.changed();
+        let (live, parked) = old.count_through(term);
         if live == 0 {
             return;
         }
-        let timed_out = started.elapsed() >= timeout;
-        if live <= old.parked() || timed_out {
+        let current = runtime.current_version().is_some_and(|v| Arc::ptr_eq(&v, &old));
+        let timed_out = !current && Instant::now() >= deadline;
+        if live <= parked || timed_out {
             log::info!(
                 target: "lunatic::hot",
                 "version {} drained: stopping its {live} processes{}",
                 hex(old.id()),
                 if timed_out { " (drain timeout)" } else { "" }
             );
-            old.kill_all();
+            old.kill_through(term);
             return;
         }
-        async_io::Timer::after(DRAIN_POLL).await;
+        // Woken by a process leaving or parking, or the current version
+        // changing; no polling.
+        if current {
+            changed.await;
+        } else {
+            futures_lite::future::or(changed, async {
+                async_io::Timer::at(deadline).await;
+            })
+            .await;
+        }
     }
 }

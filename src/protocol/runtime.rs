@@ -181,11 +181,13 @@ impl Runtime {
             let mut versions = self.versions();
             versions.promoted += 1;
             version.set_seq(versions.promoted);
+            version.begin_term();
             let previous = versions.current.replace(version.clone());
             (previous, versions.live())
         };
         for other in live {
             other.notify(version.id());
+            other.notify_changed();
         }
         previous
     }
@@ -196,6 +198,8 @@ impl Runtime {
         let mut versions = self.versions();
         versions.promoted += 1;
         version.set_seq(versions.promoted);
+        // Its new root joins in a term of its own (see `Version::term`).
+        version.begin_term();
     }
 
     /// The app's current version (`None`: not a hot-reloadable app).

@@ -246,7 +246,8 @@ impl ProcessState {
         // expected to go: no warning for it.
         let drained = matches!(exit, Exit::Killed)
             && self.version.as_ref().is_some_and(|member| {
-                self.runtime.current_version().is_some_and(|current| current.id() != member.version().id())
+                member.drained()
+                    || self.runtime.current_version().is_some_and(|current| current.id() != member.version().id())
             });
         if failed && !drained {
             log_failure(env, handle.id(), exit, self.links.len());

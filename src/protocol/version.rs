@@ -10,7 +10,7 @@
 use super::{DataMessage, Message, ProcessHandle, ProcessState};
 use crate::engine::{Engine, ModuleHandle};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// One module version: its engine and the app module compiled on it.
@@ -18,15 +18,33 @@ pub(crate) struct Version {
     id: u64,
     engine: Engine<ProcessState>,
     module: ModuleHandle,
-    /// Its live processes by (environment, process ID): handle and the tag
-    /// of their `lunatic::hot::subscribe` (if any).
-    members: Mutex<HashMap<(u64, u64), (ProcessHandle, Option<i64>)>>,
+    /// Its live processes by (environment, process ID).
+    members: Mutex<HashMap<(u64, u64), Entry>>,
     /// Order of promotion: of two versions, the one promoted last is the
     /// newer (listeners go to it).
     seq: std::sync::atomic::AtomicU64,
-    /// Of those, how many wait in an accept on a listener handed over to a
-    /// newer version (they will never get a connection again).
-    parked: AtomicUsize,
+    /// How many times it became current: a process joins in the term then
+    /// running, so that the drain of a term can tell its processes from
+    /// those of a later term of the same version (an app reloaded back to
+    /// code it ran before).
+    term: std::sync::atomic::AtomicU64,
+    /// Notified when a process leaves or (un)parks, and when the current
+    /// version changes: what a drain waits for.
+    changed: event_listener::Event,
+}
+
+/// One process of a version.
+struct Entry {
+    handle: ProcessHandle,
+    /// The tag of its `lunatic::hot::subscribe`, if any.
+    tag: Option<i64>,
+    /// The version's term when it joined.
+    term: u64,
+    /// How many of its accepts wait on listeners handed over to a newer
+    /// version (they will never get a connection again).
+    parked: usize,
+    /// Stopped by a drain (its end is expected, not a failure).
+    drained: bool,
 }
 
 impl Version {
@@ -37,7 +55,8 @@ impl Version {
             module,
             members: Mutex::default(),
             seq: Default::default(),
-            parked: AtomicUsize::new(0),
+            term: Default::default(),
+            changed: event_listener::Event::new(),
         }
     }
 
@@ -70,7 +89,7 @@ impl Version {
         &self.engine
     }
 
-    fn members(&self) -> MutexGuard<'_, HashMap<(u64, u64), (ProcessHandle, Option<i64>)>> {
+    fn members(&self) -> MutexGuard<'_, HashMap<(u64, u64), Entry>> {
         self.members.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -79,17 +98,48 @@ impl Version {
         self.members().len()
     }
 
-    /// How many of them wait on handed-over listeners only.
-    pub(crate) fn parked(&self) -> usize {
-        self.parked.load(Ordering::Relaxed)
+    /// The current term (see the field).
+    pub(crate) fn term(&self) -> u64 {
+        self.term.load(Ordering::Relaxed)
     }
 
-    /// Kills every process of this version (the end of a drain).
-    pub(crate) fn kill_all(&self) {
-        let handles: Vec<ProcessHandle> = self.members().values().map(|(h, _)| h.clone()).collect();
+    /// Starts a new term: the version became current.
+    pub(super) fn begin_term(&self) {
+        self.term.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Of the processes that joined in term `term` or before: how many are
+    /// live, and how many of those wait on handed-over listeners only.
+    pub(crate) fn count_through(&self, term: u64) -> (usize, usize) {
+        let members = self.members();
+        let old = members.values().filter(|e| e.term <= term);
+        old.fold((0, 0), |(live, parked), e| (live + 1, parked + usize::from(e.parked > 0)))
+    }
+
+    /// Kills every process that joined in term `term` or before (the end
+    /// of a drain).
+    pub(crate) fn kill_through(&self, term: u64) {
+        let handles: Vec<ProcessHandle> = self
+            .members()
+            .values_mut()
+            .filter(|e| e.term <= term)
+            .map(|e| {
+                e.drained = true;
+                e.handle.clone()
+            })
+            .collect();
         for handle in handles {
             handle.kill();
         }
+    }
+
+    /// Something a drain looks at changed (see the field).
+    pub(crate) fn changed(&self) -> event_listener::EventListener {
+        self.changed.listen()
+    }
+
+    pub(super) fn notify_changed(&self) {
+        self.changed.notify(usize::MAX);
     }
 
     /// Tells this version's subscribed processes that `newer` is current.
@@ -98,17 +148,20 @@ impl Version {
             return;
         }
         let subscribed: Vec<(ProcessHandle, i64)> =
-            self.members().values().filter_map(|(h, tag)| Some((h.clone(), (*tag)?))).collect();
+            self.members().values().filter_map(|e| Some((e.handle.clone(), e.tag?))).collect();
         for (handle, tag) in subscribed {
             handle.send(notice(tag, newer));
         }
     }
 
-    /// Marks one process of this version as waiting on a handed-over
+    /// Marks process `key` of this version as waiting on a handed-over
     /// listener until the returned guard drops.
-    pub(crate) fn park(self: &Arc<Self>) -> Parked {
-        self.parked.fetch_add(1, Ordering::Relaxed);
-        Parked(self.clone())
+    pub(crate) fn park(self: &Arc<Self>, key: (u64, u64)) -> Parked {
+        if let Some(entry) = self.members().get_mut(&key) {
+            entry.parked += 1;
+        }
+        self.notify_changed();
+        Parked(self.clone(), key)
     }
 }
 
@@ -117,12 +170,15 @@ pub(crate) fn notice(tag: i64, newer: u64) -> Message {
     Message::Data(DataMessage { tag, buffer: newer.to_le_bytes().to_vec(), ..DataMessage::default() })
 }
 
-/// A process counted in [`Version::parked`] (see [`Version::park`]).
-pub(crate) struct Parked(Arc<Version>);
+/// A process counted as parked (see [`Version::park`]).
+pub(crate) struct Parked(Arc<Version>, (u64, u64));
 
 impl Drop for Parked {
     fn drop(&mut self) {
-        self.0.parked.fetch_sub(1, Ordering::Relaxed);
+        if let Some(entry) = self.0.members().get_mut(&self.1) {
+            entry.parked = entry.parked.saturating_sub(1);
+        }
+        self.0.notify_changed();
     }
 }
 
@@ -135,8 +191,19 @@ pub(crate) struct Member {
 impl Member {
     /// Enrols `handle` (process `key.1` of environment `key.0`).
     pub(crate) fn join(version: Arc<Version>, key: (u64, u64), handle: ProcessHandle) -> Self {
-        version.members().insert(key, (handle, None));
+        let term = version.term();
+        version.members().insert(key, Entry { handle, tag: None, term, parked: 0, drained: false });
         Self { version, key }
+    }
+
+    /// Its (environment, process ID).
+    pub(crate) fn key(&self) -> (u64, u64) {
+        self.key
+    }
+
+    /// Whether a drain stopped it.
+    pub(crate) fn drained(&self) -> bool {
+        self.version.members().get(&self.key).is_some_and(|e| e.drained)
     }
 
     /// The version.
@@ -146,20 +213,20 @@ impl Member {
 
     /// The subscription tag (`None`: not subscribed).
     pub(crate) fn tag(&self) -> Option<i64> {
-        self.version.members().get(&self.key).and_then(|(_, tag)| *tag)
+        self.version.members().get(&self.key).and_then(|e| e.tag)
     }
 
     /// Sets or clears the subscription tag.
     pub(crate) fn set_tag(&self, tag: Option<i64>) {
         if let Some(entry) = self.version.members().get_mut(&self.key) {
-            entry.1 = tag;
+            entry.tag = tag;
         }
     }
 
     /// The same process enrolled in `version` instead (a hand-over), with
     /// its subscription.
     pub(crate) fn move_to(&self, version: Arc<Version>) -> Member {
-        let handle = self.version.members().get(&self.key).map(|(h, _)| h.clone());
+        let handle = self.version.members().get(&self.key).map(|e| e.handle.clone());
         let tag = self.tag();
         let moved = match handle {
             Some(handle) => Member::join(version, self.key, handle),
@@ -173,6 +240,7 @@ impl Member {
 impl Drop for Member {
     fn drop(&mut self) {
         self.version.members().remove(&self.key);
+        self.version.notify_changed();
     }
 }
 

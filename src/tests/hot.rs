@@ -247,3 +247,77 @@ fn the_reload_loop_refuses_bad_files_and_follows_the_new_root() {
     assert_eq!(run.join().unwrap(), 7);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An app reloaded back to code it ran before (v1 -> v2 -> v1) while v1's
+/// first root still served a connection: that root runs current code again
+/// and finishes its connection, then goes (its listener went to a newer
+/// root, so its accept would never complete), while v1's new root serves.
+#[test]
+fn a_version_made_current_again_still_loses_its_stranded_acceptors() {
+    use std::io::{Read, Write};
+    let dir = std::env::temp_dir().join(format!("lunatic-hot-flip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let v1 = include_str!("../../spec-tests/hot/server.wat");
+    let v2 = v1.replace("(data (i32.const 512) \"v1\")", "(data (i32.const 512) \"v2\")");
+    assert_ne!(v1, v2);
+    let (app, second) = (dir.join("app.wat"), dir.join("v2.wat"));
+    std::fs::write(&app, v1).unwrap();
+    std::fs::write(&second, &v2).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let scheduler = SchedulerKind::Threaded { threads: 2 }.build().unwrap();
+    let runtime = Runtime::new(scheduler.clone(), RuntimeOptions::default());
+    let (requests, received) = async_channel::unbounded();
+    let options = crate::hot::HotOptions { drain_timeout: Duration::from_secs(60) };
+    let config = Arc::new(ProcessConfig::root(vec!["app".into(), port.to_string()], Vec::new()));
+    let (path, bytes, app_runtime) = (app.clone(), v1.as_bytes().to_vec(), runtime.clone());
+    let _run = std::thread::spawn(move || {
+        crate::hot::run(app_runtime, scheduler, path, bytes, config, options, received, &|_| {})
+    });
+    let ask = |path: &std::path::Path| {
+        let (reply, replied) = async_channel::bounded(1);
+        requests.send_blocking(crate::hot::Request { path: Some(path.to_path_buf()), reply: Some(reply) }).unwrap();
+        replied.recv_blocking().unwrap()
+    };
+    let connect = || {
+        for _ in 0..200 {
+            if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                return stream;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the app never listened");
+    };
+    let get = |mut stream: std::net::TcpStream| {
+        stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let wait_for = |what: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !what() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        what()
+    };
+    assert!(get(connect()).ends_with("v1"));
+    // v1's root takes a connection and waits for its request.
+    let held = connect();
+    std::thread::sleep(Duration::from_millis(200));
+    let line = ask(&second).unwrap();
+    assert!(line.ends_with("(new): started, 1 processes left on the old version"), "{line}");
+    assert!(get(connect()).ends_with("v2"));
+    let line = ask(&app).unwrap();
+    assert!(line.contains("(new): started"), "{line}");
+    let v1_version = runtime.current_version().unwrap();
+    assert!(get(connect()).ends_with("v1"));
+    assert_eq!(v1_version.live(), 2, "both roots of v1 run");
+    // The first root answers its connection and goes back to its accept,
+    // on a listener handed over since: it goes, the new root stays.
+    assert!(get(held).ends_with("v1"));
+    assert!(wait_for(&|| v1_version.live() == 1), "v1 kept {} processes", v1_version.live());
+    assert!(get(connect()).ends_with("v1"));
+    assert_eq!(v1_version.live(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -65,18 +65,22 @@ impl Handovers {
     }
 }
 
-/// The hand-over table of `state`'s runtime and its version, for a
-/// process of a module version (`None`: any other process).
-pub(crate) fn of(state: &ProcessState) -> Option<(Arc<Handovers>, Arc<Version>)> {
-    let version = state.version.as_ref()?.version().clone();
-    Some((state.runtime.shared(|_| Handovers::default()), version))
+/// What a process of a module version needs for hand-overs: the
+/// runtime's table, its version and its key there.
+pub(crate) type Hot = (Arc<Handovers>, Arc<Version>, (u64, u64));
+
+/// The hand-over table of `state`'s runtime, its version and its key
+/// there, for a process of a module version (`None`: any other process).
+pub(crate) fn of(state: &ProcessState) -> Option<Hot> {
+    let member = state.version.as_ref()?;
+    Some((state.runtime.shared(|_| Handovers::default()), member.version().clone(), member.key()))
 }
 
 /// Binds a TCP listener on `addr` for a process (`hot`: see [`of`]): an
 /// older version's listener on the same address if there is one (see the
 /// module docs), else a new socket.
-pub(crate) fn bind(hot: Option<(Arc<Handovers>, Arc<Version>)>, addr: SocketAddr) -> io::Result<Listener> {
-    let Some((table, version)) = hot else {
+pub(crate) fn bind(hot: Option<Hot>, addr: SocketAddr) -> io::Result<Listener> {
+    let Some((table, version, _)) = hot else {
         return Async::<TcpListener>::bind(addr).map(|listener| Arc::new(Sock::new(listener)));
     };
     let mut entries = table.lock();
@@ -122,22 +126,22 @@ pub(crate) enum After {
 /// over: then it never completes (see [`After`]), and the process counts
 /// as parked.
 pub(crate) fn unless_handed_over<F: Future>(
-    hot: Option<(Arc<Handovers>, Arc<Version>)>,
+    hot: Option<Hot>,
     listener: Listener,
     after: After,
     work: F,
 ) -> impl Future<Output = F::Output> {
-    let stop = hot.map(|(table, version)| {
+    let stop = hot.map(|(table, version, key)| {
         let watched = listener.clone();
         let wait: Pin<Box<dyn Future<Output = ()> + Send>> =
             Box::pin(async move { table.wait(&watched).await });
-        (wait, version)
+        (wait, version, key)
     });
     Guarded { stop, handed_over: false, after, parked: None, work: Box::pin(work) }
 }
 
 struct Guarded<F: Future> {
-    stop: Option<(Pin<Box<dyn Future<Output = ()> + Send>>, Arc<Version>)>,
+    stop: Option<(Pin<Box<dyn Future<Output = ()> + Send>>, Arc<Version>, (u64, u64))>,
     handed_over: bool,
     after: After,
     parked: Option<Parked>,
@@ -150,18 +154,18 @@ impl<F: Future> Future for Guarded<F> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
         if !this.handed_over {
-            if let Some((wait, _)) = &mut this.stop {
+            if let Some((wait, _, _)) = &mut this.stop {
                 this.handed_over = wait.as_mut().poll(cx).is_ready();
             }
         }
         if !this.handed_over {
             return this.work.as_mut().poll(cx);
         }
-        let Some((_, version)) = &this.stop else { return this.work.as_mut().poll(cx) };
+        let Some((_, version, key)) = &this.stop else { return this.work.as_mut().poll(cx) };
         match &this.after {
             After::Stop => {
                 if this.parked.is_none() {
-                    this.parked = Some(version.park());
+                    this.parked = Some(version.park(*key));
                 }
                 Poll::Pending
             }
@@ -172,7 +176,7 @@ impl<F: Future> Future for Guarded<F> {
                 }
                 if idle() {
                     if this.parked.is_none() {
-                        this.parked = Some(version.park());
+                        this.parked = Some(version.park(*key));
                     }
                 } else {
                     this.parked = None;

@@ -173,7 +173,7 @@ fn tls_bind(
     // not the guest is in `tls_accept` (a replay's stand-in gets none).
     // The deterministic scheduler hands sessions out in accept order.
     let ordered = state.runtime.scheduler().inline_blocking();
-    let hot_table = super::handover::of(state).map(|(table, _)| table);
+    let hot_table = super::handover::of(state).map(|(table, _, _)| table);
     let bound = bound.and_then(|tcp| {
         let acceptor = match tcp.get() {
             Ok(_) => Some(Acceptor::start(tcp.clone(), config, ordered, hot_table)?),
