@@ -140,8 +140,11 @@ pub(crate) fn unless_handed_over<F: Future>(
     Guarded { stop, handed_over: false, after, parked: None, work: Box::pin(work) }
 }
 
+/// The wait for a hand-over, and the process's version and key there.
+type Watch = (Pin<Box<dyn Future<Output = ()> + Send>>, Arc<Version>, (u64, u64));
+
 struct Guarded<F: Future> {
-    stop: Option<(Pin<Box<dyn Future<Output = ()> + Send>>, Arc<Version>, (u64, u64))>,
+    stop: Option<Watch>,
     handed_over: bool,
     after: After,
     parked: Option<Parked>,
