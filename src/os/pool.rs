@@ -82,6 +82,37 @@ impl PoolAllocator {
         let _ = bytes;
     }
 
+    /// Hands back to the OS the warm blocks that no allocation took since
+    /// the last call (the reserve's low point since then), keeping at least
+    /// `keep` bytes warm; returns the bytes released. [`Self::start_decay`]
+    /// calls it on a timer.
+    pub fn release_unused(&self, keep: usize) -> usize {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        return self.pool.release_unused(keep);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = keep;
+            0
+        }
+    }
+
+    /// Starts a thread that gives the warm reserve back as it goes unused:
+    /// every `period` while more than `keep` bytes are warm, it releases
+    /// what no spawn took during that period ([`Self::release_unused`]).
+    /// With `keep` bytes or less warm it sleeps until a freed block raises
+    /// the reserve above that, so an idle program is not woken (after a
+    /// burst: at most two wake-ups). Once per allocator; later calls do
+    /// nothing.
+    pub fn start_decay(&'static self, period: std::time::Duration, keep: usize) -> std::io::Result<()> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        return self.pool.start_decay(period, keep);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = (period, keep);
+            Ok(())
+        }
+    }
+
     /// Bytes of freed blocks kept resident right now (0 where there is no
     /// pool): memory the process holds that no Wasm instance uses.
     pub fn warm_bytes(&self) -> usize {
@@ -200,8 +231,8 @@ unsafe impl GlobalAlloc for PoolAllocator {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod imp {
     use super::{CLASSES, UNIT};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Mutex, Once};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Mutex, Once, OnceLock};
 
     /// Address space to reserve, tried from the largest down.
     const RESERVE: [usize; 3] = [1 << 40, 1 << 37, 1 << 34];
@@ -221,6 +252,11 @@ mod imp {
         len: AtomicUsize,
         warm_limit: AtomicUsize,
         lists: Mutex<Lists>,
+        /// The decay thread (see `PoolAllocator::start_decay`), what it
+        /// keeps warm, and whether it sleeps until the reserve grows.
+        decay: OnceLock<std::thread::Thread>,
+        decay_keep: AtomicUsize,
+        decay_asleep: AtomicBool,
     }
 
     struct Lists {
@@ -230,6 +266,9 @@ mod imp {
         heads: [usize; CLASSES + 1],
         /// Bytes of free blocks that kept their pages.
         warm: usize,
+        /// The lowest `warm` since the last `release_unused`: warm bytes no
+        /// allocation needed in that time.
+        low: usize,
     }
 
     impl Pool {
@@ -239,7 +278,10 @@ mod imp {
                 base: AtomicUsize::new(0),
                 len: AtomicUsize::new(0),
                 warm_limit: AtomicUsize::new(warm_limit),
-                lists: Mutex::new(Lists { bump: 0, heads: [0; CLASSES + 1], warm: 0 }),
+                lists: Mutex::new(Lists { bump: 0, heads: [0; CLASSES + 1], warm: 0, low: 0 }),
+                decay: OnceLock::new(),
+                decay_keep: AtomicUsize::new(usize::MAX),
+                decay_asleep: AtomicBool::new(false),
             }
         }
 
@@ -282,6 +324,7 @@ mod imp {
                 lists.heads[class] = next;
                 if warm {
                     lists.warm -= size;
+                    lists.low = lists.low.min(lists.warm);
                     return Some((block.cast(), size));
                 }
                 drop(lists);
@@ -303,28 +346,44 @@ mod imp {
         pub(super) fn set_warm_limit(&self, limit: usize) {
             self.warm_limit.store(limit, Ordering::Relaxed);
             let mut lists = self.lists();
-            // Under the lock: a block marked cold must be released before
-            // anyone can take it as zeroed. A rare call; a few madvises.
-            for class in 1..=CLASSES {
-                let mut at = lists.heads[class];
-                while at != 0 && lists.warm > limit {
-                    let block = at as *mut FreeBlock;
-                    // SAFETY: `at` is a free block of this class (written by
-                    // `push`), owned by the pool while the lock is held.
-                    let FreeBlock { next, warm } = unsafe { block.read() };
-                    if warm {
-                        // SAFETY: whole pages of the private anonymous
-                        // mapping, owned by the pool; the header is rewritten
-                        // right after.
-                        unsafe {
-                            libc::madvise(block.cast(), class * UNIT, libc::MADV_DONTNEED);
-                            block.write(FreeBlock { next, warm: false });
-                        }
-                        lists.warm -= class * UNIT;
-                    }
-                    at = next;
-                }
+            release(&mut lists, limit);
+        }
+
+        /// Releases the warm bytes unused since the last call, down to `keep`.
+        pub(super) fn release_unused(&self, keep: usize) -> usize {
+            let mut lists = self.lists();
+            let unused = lists.low.min(lists.warm);
+            let before = lists.warm;
+            let target = before - unused.min(before.saturating_sub(keep));
+            release(&mut lists, target);
+            lists.low = lists.warm;
+            before - lists.warm
+        }
+
+        pub(super) fn start_decay(&'static self, period: std::time::Duration, keep: usize) -> std::io::Result<()> {
+            if self.decay.get().is_some() {
+                return Ok(());
             }
+            self.decay_keep.store(keep, Ordering::Relaxed);
+            let thread = std::thread::Builder::new().name("lunatic-pool".into()).spawn(move || loop {
+                // Announce the sleep, then look: a block freed in between
+                // finds `decay_asleep` set and unparks (park keeps the token).
+                self.decay_asleep.store(true, Ordering::SeqCst);
+                if self.warm() <= keep {
+                    std::thread::park();
+                    continue;
+                }
+                self.decay_asleep.store(false, Ordering::SeqCst);
+                // Start a period: what stays warm through it goes.
+                {
+                    let mut lists = self.lists();
+                    lists.low = lists.warm;
+                }
+                std::thread::sleep(period);
+                self.release_unused(keep);
+            })?;
+            let _ = self.decay.set(thread.thread().clone());
+            Ok(())
         }
 
         /// Bytes of free blocks that kept their pages.
@@ -340,7 +399,7 @@ mod imp {
         /// caller, who gives it up.
         pub(super) unsafe fn give_back(&self, ptr: *mut u8, class: usize) {
             let size = class * UNIT;
-            let warm = {
+            let (warm, surplus) = {
                 let mut lists = self.lists();
                 let keep = lists.warm + size <= self.warm_limit.load(Ordering::Relaxed);
                 if keep {
@@ -348,7 +407,7 @@ mod imp {
                     // SAFETY: the caller gave the block up; it is ours now.
                     unsafe { push(&mut lists, ptr, class, true) };
                 }
-                keep
+                (keep, lists.warm > self.decay_keep.load(Ordering::Relaxed))
             };
             if !warm {
                 // Outside the lock: the syscall can take a while.
@@ -358,6 +417,42 @@ mod imp {
                 let mut lists = self.lists();
                 // SAFETY: as above.
                 unsafe { push(&mut lists, ptr, class, false) };
+            }
+            if surplus && self.decay_asleep.swap(false, Ordering::SeqCst) {
+                // The reserve grew past what the decay keeps: wake it (a
+                // futex wake; it allocates nothing).
+                if let Some(decay) = self.decay.get() {
+                    decay.unpark();
+                }
+            }
+        }
+    }
+
+    /// Hands warm blocks back to the OS until at most `limit` bytes stay
+    /// warm. Under the pool's lock: a block marked cold must be released
+    /// before anyone can take it as zeroed. A rare call; a few madvises.
+    fn release(lists: &mut Lists, limit: usize) {
+        for class in 1..=CLASSES {
+            if lists.warm <= limit {
+                return;
+            }
+            let mut at = lists.heads[class];
+            while at != 0 && lists.warm > limit {
+                let block = at as *mut FreeBlock;
+                // SAFETY: `at` is a free block of this class (written by
+                // `push`), owned by the pool while the lock is held.
+                let FreeBlock { next, warm } = unsafe { block.read() };
+                if warm {
+                    // SAFETY: whole pages of the private anonymous
+                    // mapping, owned by the pool; the header is rewritten
+                    // right after.
+                    unsafe {
+                        libc::madvise(block.cast(), class * UNIT, libc::MADV_DONTNEED);
+                        block.write(FreeBlock { next, warm: false });
+                    }
+                    lists.warm -= class * UNIT;
+                }
+                at = next;
             }
         }
     }
@@ -492,6 +587,47 @@ mod tests {
             assert_eq!(pool.warm_bytes(), size);
             pool.set_warm_limit(0);
             assert_eq!(pool.warm_bytes(), 0);
+        }
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn unused_warm_blocks_decay_and_used_ones_stay() {
+        let size = 5 * UNIT; // pooled: at least MIN_POOLED
+        // By hand: only what no allocation took since the last call goes.
+        let pool = PoolAllocator::with_warm_limit(64 * UNIT);
+        unsafe {
+            let blocks: Vec<*mut u8> = (0..4).map(|_| pool.alloc_zeroed(layout(size))).collect();
+            for &b in &blocks {
+                pool.dealloc(b, layout(size));
+            }
+            assert_eq!(pool.release_unused(0), 0, "no period has passed yet");
+            let b = pool.alloc(layout(size));
+            pool.dealloc(b, layout(size));
+            assert_eq!(pool.release_unused(0), 3 * size, "one block was taken in between");
+            assert_eq!(pool.warm_bytes(), size);
+            assert_eq!(pool.release_unused(size), 0, "`keep` stays warm");
+            assert_eq!(pool.release_unused(0), size);
+        }
+        // The thread: a surplus over `keep` goes after a period unused.
+        static DECAYING: PoolAllocator = PoolAllocator::with_warm_limit(64 * UNIT);
+        DECAYING.start_decay(std::time::Duration::from_millis(20), size).unwrap();
+        unsafe {
+            let blocks: Vec<*mut u8> = (0..4).map(|_| DECAYING.alloc_zeroed(layout(size))).collect();
+            for &b in &blocks {
+                std::slice::from_raw_parts_mut(b, size).fill(0x77);
+                DECAYING.dealloc(b, layout(size));
+            }
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while DECAYING.warm_bytes() > size && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            assert_eq!(DECAYING.warm_bytes(), size);
+            // Released blocks read as zeros when taken again.
+            for _ in 0..4 {
+                let b = DECAYING.alloc_zeroed(layout(size));
+                assert!(std::slice::from_raw_parts(b, size).iter().all(|&x| x == 0));
+            }
         }
     }
 
