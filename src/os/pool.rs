@@ -352,10 +352,10 @@ mod imp {
         /// Releases the warm bytes unused since the last call, down to `keep`.
         pub(super) fn release_unused(&self, keep: usize) -> usize {
             let mut lists = self.lists();
-            let unused = lists.low.min(lists.warm);
             let before = lists.warm;
-            let target = before - unused.min(before.saturating_sub(keep));
-            release(&mut lists, target);
+            let unused = lists.low.min(before);
+            let releasable = unused.min(before.saturating_sub(keep));
+            release(&mut lists, before - releasable);
             lists.low = lists.warm;
             before - lists.warm
         }

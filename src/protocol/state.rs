@@ -244,11 +244,7 @@ impl ProcessState {
         let failed = exit.is_failure();
         // A process of an old version stopped by its drain (hot reload) is
         // expected to go: no warning for it.
-        let drained = matches!(exit, Exit::Killed)
-            && self.version.as_ref().is_some_and(|member| {
-                member.drained()
-                    || self.runtime.current_version().is_some_and(|current| current.id() != member.version().id())
-            });
+        let drained = matches!(exit, Exit::Killed) && self.version.as_ref().is_some_and(|member| member.drained());
         if failed && !drained {
             log_failure(env, handle.id(), exit, self.links.len());
         }

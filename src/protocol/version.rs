@@ -23,8 +23,9 @@ pub(crate) struct Version {
     /// Order of promotion: of two versions, the one promoted last is the
     /// newer (listeners go to it).
     seq: std::sync::atomic::AtomicU64,
-    /// How many times it became current: a process joins in the term then
-    /// running, so that the drain of a term can tell its processes from
+    /// Bumped when the version is promoted (its new root joins in a term of
+    /// its own) and when it becomes current: a process joins in the term
+    /// then running, so that the drain of a term can tell its processes from
     /// those of a later term of the same version (an app reloaded back to
     /// code it ran before).
     term: std::sync::atomic::AtomicU64,
@@ -103,7 +104,7 @@ impl Version {
         self.term.load(Ordering::Relaxed)
     }
 
-    /// Starts a new term: the version became current.
+    /// Starts a new term: the version was promoted or became current.
     pub(super) fn begin_term(&self) {
         self.term.fetch_add(1, Ordering::Relaxed);
     }
