@@ -39,7 +39,9 @@ impl Local {
 
     /// Makes process `entry` of `module` with spawn parameters `params`
     /// (17-byte records) and `config`: it is registered when this returns
-    /// and runs once its task is started ([`Local::start`]).
+    /// (messages for it wait in its mailbox), and is instantiated and run
+    /// once its task is started ([`Local::start`]); an instantiation that
+    /// fails then ends it at once.
     pub(crate) fn spawn(
         &self,
         module: ModuleHandle,
@@ -48,7 +50,7 @@ impl Local {
         config: ProcessConfig,
     ) -> anyhow::Result<(u64, crate::scheduler::BoxFuture<()>)> {
         let params = decode_params(params)?;
-        let (handle, task) = self.runtime.prepare(
+        let (handle, task) = self.runtime.prepare_in_task(
             &self.env,
             SpawnOptions {
                 module,

@@ -123,11 +123,28 @@ struct Peer {
 
 /// Messages waiting to go to one peer, written by one task in order.
 struct Outbox {
-    frames: Mutex<Vec<u8>>,
+    frames: Mutex<Queued>,
     wake: event_listener::Event,
     closed: AtomicBool,
     /// Set while sends are dropped (logged once per episode).
     full: AtomicBool,
+}
+
+/// Frames waiting for a peer's writer, and what to do once they are
+/// written (under one lock: a frame and its follow-up are taken together).
+#[derive(Default)]
+struct Queued {
+    bytes: Vec<u8>,
+    then: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl Queued {
+    /// Runs the follow-ups (the frames were written, or will never be).
+    fn run_then(then: Vec<Box<dyn FnOnce() + Send>>) {
+        for then in then {
+            then();
+        }
+    }
 }
 
 /// A running node.
@@ -530,7 +547,7 @@ impl Node {
         params: Vec<u8>,
         config: wire::RemoteConfig,
         from: Option<SocketAddr>,
-    ) -> Result<(u64, impl FnOnce() + use<>), Failure> {
+    ) -> Result<(u64, impl FnOnce() + Send + use<>), Failure> {
         let local = self.local.clone().ok_or_else(|| Failure::new(UNKNOWN_NODE, "a control server runs no processes"))?;
         let module = match (self.module(hash), from) {
             (Some(module), _) => module,
@@ -554,11 +571,12 @@ impl Node {
             }
         };
         let config = local::granted_config(&config, self.allow_remote_env || from.is_none());
-        // Instantiating a compiled module takes microseconds (a start
-        // section is bounded by its own fuel): done here rather than on
-        // another thread, which would add a thread hop to every spawn.
-        // The caller starts it: after its answer is on its way, so that the
-        // new process does not run ahead of the answer on this thread.
+        // Registered now; instantiated (tens of microseconds, a start
+        // section bounded by its own fuel) when its task first runs, on
+        // this runtime's workers rather than another thread, which would add
+        // a thread hop to every spawn. The caller starts it after its
+        // answer is on its way, so that neither the instantiation nor the
+        // new process runs ahead of the answer on this thread.
         let (pid, task) = local
             .spawn(module, entry, &params, config)
             .map_err(|e| Failure::new(UNKNOWN_NODE, format!("spawn failed: {e:#}")))?;
@@ -621,9 +639,24 @@ impl Node {
     /// frame past the queue's limit is dropped (the peer is slow or about
     /// to be declared down).
     fn push(self: &Arc<Self>, target: u64, addr: SocketAddr, size: usize, frame: impl FnOnce(&mut Vec<u8>) -> anyhow::Result<()>) -> i32 {
+        self.push_then(target, addr, size, frame, None)
+    }
+
+    /// [`Node::push`], and `then` runs once the frame is written to the
+    /// peer's stream (or is dropped).
+    fn push_then(
+        self: &Arc<Self>,
+        target: u64,
+        addr: SocketAddr,
+        size: usize,
+        frame: impl FnOnce(&mut Vec<u8>) -> anyhow::Result<()>,
+        then: Option<Box<dyn FnOnce() + Send>>,
+    ) -> i32 {
         let outbox = {
             let mut outboxes = lock(&self.outboxes);
             if self.stopped.load(Ordering::SeqCst) {
+                drop(outboxes);
+                Queued::run_then(then.into_iter().collect());
                 return UNREACHABLE;
             }
             outboxes
@@ -642,18 +675,23 @@ impl Node {
                 .clone()
         };
         {
-            let mut frames = lock(&outbox.frames);
-            if frames.len().saturating_add(size) > MAX_QUEUED {
+            let mut queued = lock(&outbox.frames);
+            if queued.bytes.len().saturating_add(size) > MAX_QUEUED {
+                drop(queued);
                 if !outbox.full.swap(true, Ordering::Relaxed) {
                     log::warn!(target: "lunatic::node", "dropping messages for node {target}: {MAX_QUEUED} bytes already wait for it");
                 }
+                Queued::run_then(then.into_iter().collect());
                 return 0;
             }
             outbox.full.store(false, Ordering::Relaxed);
-            if let Err(e) = frame(&mut frames) {
+            if let Err(e) = frame(&mut queued.bytes) {
+                drop(queued);
                 log::warn!(target: "lunatic::node", "cannot send to node {target}: {e:#}");
+                Queued::run_then(then.into_iter().collect());
                 return UNREACHABLE;
             }
+            queued.then.extend(then);
         }
         outbox.wake.notify(1);
         0
@@ -664,8 +702,9 @@ impl Node {
         let mut stream: Option<quinn::SendStream> = None;
         loop {
             let listener = outbox.wake.listen();
-            let batch = std::mem::take(&mut *lock(&outbox.frames));
+            let Queued { bytes: batch, then } = std::mem::take(&mut *lock(&outbox.frames));
             if batch.is_empty() {
+                Queued::run_then(then);
                 if outbox.closed.load(Ordering::SeqCst) {
                     return;
                 }
@@ -680,12 +719,16 @@ impl Node {
             }
             let Some(send) = stream.as_mut() else {
                 log::debug!(target: "lunatic::node", "{addr} unreachable: {} bytes of messages dropped", batch.len());
+                Queued::run_then(then);
                 continue;
             };
             if let Err(e) = send.write_all(&batch).await {
                 log::debug!(target: "lunatic::node", "messages to {addr} lost: {e}");
                 stream = None;
             }
+            // After the write, which woke quinn's driver (queued first): a
+            // process spawned for a remote caller starts behind its answer.
+            Queued::run_then(then);
         }
     }
 
@@ -858,10 +901,11 @@ impl Node {
                     other => Response::Failed { code: 1, message: format!("{other:?} is not asked this way") },
                 };
                 let answer = wire::Control::Answer { id, response };
-                self.push(asker, from, 0, |frames| wire::control_frame(frames, &answer));
-                if let Some(start) = started {
-                    start();
-                }
+                // The process is registered; it is instantiated and run once
+                // its answer is on its way, so that the answer does not wait
+                // for the instantiation.
+                let then = started.map(|start| Box::new(start) as Box<dyn FnOnce() + Send>);
+                self.push_then(asker, from, 0, |frames| wire::control_frame(frames, &answer), then);
             }
             wire::Control::Tell { request } => {
                 let _ = self.notice(request, from);
@@ -1107,7 +1151,8 @@ impl Node {
         }
         if let Some(outbox) = lock(&self.outboxes).remove(&ident.id) {
             outbox.closed.store(true, Ordering::SeqCst);
-            lock(&outbox.frames).clear();
+            let dropped = std::mem::take(&mut *lock(&outbox.frames));
+            Queued::run_then(dropped.then);
             outbox.wake.notify(usize::MAX);
         }
         if let Some(conn) = lock(&self.conns).remove(&ident.addr) {
@@ -1172,3 +1217,4 @@ async fn join(endpoint: &quinn::Endpoint, seed: SocketAddr, token: &certs::Token
 
 #[cfg(test)]
 mod tests;
+

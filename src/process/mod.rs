@@ -4,7 +4,7 @@
 
 mod driver;
 
-use crate::protocol::{Environment, Exit, Link, ProcessHandle, ProcessState, Runtime, SpawnOptions};
+use crate::protocol::{Environment, Exit, Instantiate, Link, ProcessHandle, ProcessState, Runtime, SpawnOptions};
 use crate::scheduler::BoxFuture;
 use std::sync::Arc;
 
@@ -47,38 +47,64 @@ pub(crate) fn instantiate(
 }
 
 /// Instantiates and registers a process and returns the task that runs it,
-/// for the caller to start when it sees fit.
+/// for the caller to start when it sees fit. With [`Instantiate::InTask`],
+/// registers it now and instantiates it when the task first runs.
 pub(crate) fn prepare(
     runtime: &Runtime,
     env: &Arc<Environment>,
     options: SpawnOptions,
+    when: Instantiate,
 ) -> anyhow::Result<(ProcessHandle, BoxFuture<()>)> {
     let id = env.next_process_id();
     let handle = ProcessHandle::new(id);
     let SpawnOptions { module, config, entry, params, link, stdio, on_exit } = options;
     let state = ProcessState::new(runtime, env, handle.clone(), module.clone(), config, stdio)?;
-    let (mut store, instance) = match instantiate(&module, state) {
-        Ok(made) => made,
-        Err((state, error)) => {
-            state.abandon(env, &Exit::Trapped(error.clone()));
-            anyhow::bail!(error);
+    let made = match when {
+        Instantiate::Now => match instantiate(&module, state) {
+            Ok((mut store, instance)) => {
+                ready(&mut store, instance, link);
+                Ok((store, instance))
+            }
+            Err((state, error)) => {
+                state.abandon(env, &Exit::Trapped(error.clone()));
+                anyhow::bail!(error);
+            }
+        },
+        Instantiate::InTask => {
+            // Checked now, as instantiation would: the one failure a caller
+            // could have avoided should stay the spawn's error.
+            check_initial_memory(&module, &state)?;
+            Err((state, link))
         }
     };
-    let memory = instance.get_memory(&store, "memory");
-    {
-        let state = store.data_mut();
-        state.instance = Some(instance);
-        state.memory = memory;
-        state.initialized = true;
-        if let Some((parent, tag)) = link {
-            state.links.insert(parent.id(), Link { tag, handle: parent });
-        }
-    }
     env.insert(handle.clone());
     crate::metrics::count(crate::metrics::Counter::ProcessesSpawned, 1);
     let task_env = env.clone();
     let task_handle = handle.clone();
     let task = Box::pin(async move {
+        let (store, instance) = match made {
+            Ok(made) => made,
+            Err((state, link)) => match instantiate(&module, state) {
+                Ok((mut store, instance)) => {
+                    ready(&mut store, instance, link);
+                    (store, instance)
+                }
+                Err((mut state, error)) => {
+                    // Registered already (others may hold its ID): it ends
+                    // as a process that failed at once, its parent told.
+                    if let Some((parent, tag)) = link {
+                        state.links.insert(parent.id(), Link { tag, handle: parent });
+                    }
+                    let exit = Exit::Trapped(error);
+                    state.finish(&task_env, &task_handle, &exit);
+                    crate::metrics::count(crate::metrics::Counter::ProcessesFinished, 1);
+                    if let Some(on_exit) = on_exit {
+                        on_exit(&exit);
+                    }
+                    return;
+                }
+            },
+        };
         let (exit, state) = driver::run(store, instance, entry, params).await;
         state.finish(&task_env, &task_handle, &exit);
         crate::metrics::count(crate::metrics::Counter::ProcessesFinished, 1);
@@ -87,4 +113,31 @@ pub(crate) fn prepare(
         }
     });
     Ok((handle, task))
+}
+
+/// Completes a freshly instantiated process's state.
+fn ready(store: &mut wasmi::Store<ProcessState>, instance: wasmi::Instance, link: Option<(ProcessHandle, i64)>) {
+    let memory = instance.get_memory(&*store, "memory");
+    let state = store.data_mut();
+    state.instance = Some(instance);
+    state.memory = memory;
+    state.initialized = true;
+    if let Some((parent, tag)) = link {
+        state.links.insert(parent.id(), Link { tag, handle: parent });
+    }
+}
+
+/// Fails if `module` defines a memory whose initial size is above the
+/// process's memory limit (instantiation would fail on it).
+fn check_initial_memory(module: &crate::engine::ModuleHandle, state: &ProcessState) -> anyhow::Result<()> {
+    let limit = state.config.max_memory;
+    for export in module.wasmi().exports() {
+        if let wasmi::ExternType::Memory(memory) = export.ty() {
+            let bytes = memory.minimum().saturating_mul(65_536);
+            if bytes > limit {
+                anyhow::bail!("the module's initial memory ({bytes} bytes) is above the process's limit ({limit} bytes)");
+            }
+        }
+    }
+    Ok(())
 }

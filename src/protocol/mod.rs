@@ -29,6 +29,7 @@ pub use environment::Environment;
 pub use handle::ProcessHandle;
 pub use message::{DataMessage, HostResource, Message, Resource};
 pub use runtime::{Runtime, RuntimeOptions};
+pub(crate) use runtime::Instantiate;
 pub use stdio::{InheritStdio, Stdio};
 
 pub(crate) use guest::Table;

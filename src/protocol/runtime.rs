@@ -14,8 +14,22 @@ use std::sync::Arc;
 pub(crate) type ContextFactory = fn(&ProcessConfig, &mut Contexts) -> anyhow::Result<()>;
 
 /// Instantiates and registers a process; returns the task that runs it.
+/// With [`Instantiate::InTask`] the process is registered first and
+/// instantiated when its task first runs.
 pub(crate) type Launcher =
-    fn(&Runtime, &Arc<Environment>, SpawnOptions) -> anyhow::Result<(ProcessHandle, BoxFuture<()>)>;
+    fn(&Runtime, &Arc<Environment>, SpawnOptions, Instantiate) -> anyhow::Result<(ProcessHandle, BoxFuture<()>)>;
+
+/// When a prepared process is instantiated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Instantiate {
+    /// Before `prepare` returns: a failure is the spawn's error.
+    Now,
+    /// When its task first runs: `prepare` only registers it (messages
+    /// wait in its mailbox), and a failure ends the process at once, its
+    /// links and monitors told. For remote spawns, whose answer can then
+    /// leave before the instantiation's tens of microseconds.
+    InTask,
+}
 
 /// Registers every host function with a [`HostFunctions`]; run once per
 /// engine (the shared one, and one per module version).
@@ -340,7 +354,17 @@ impl Runtime {
         env: &Arc<Environment>,
         options: SpawnOptions,
     ) -> anyhow::Result<(ProcessHandle, BoxFuture<()>)> {
-        (self.0.launcher)(self, env, options)
+        (self.0.launcher)(self, env, options, Instantiate::Now)
+    }
+
+    /// Registers a process and returns the task that instantiates and
+    /// runs it (see [`Instantiate::InTask`]).
+    pub(crate) fn prepare_in_task(
+        &self,
+        env: &Arc<Environment>,
+        options: SpawnOptions,
+    ) -> anyhow::Result<(ProcessHandle, BoxFuture<()>)> {
+        (self.0.launcher)(self, env, options, Instantiate::InTask)
     }
 }
 

@@ -6,4 +6,5 @@ mod environment;
 mod hot;
 pub(crate) mod host_panic;
 mod replay;
+mod spawn_in_task;
 mod wasi;
