@@ -13,8 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Who a member is: its node ID (new for every start), where it serves,
-/// whether it is a control server, its tags, and when it started (the
-/// newer of two members on one address wins).
+/// whether it is a control server, its tags, when it started (the newer of
+/// two members on one address wins), and whether it grants remote callers
+/// their environment (`--allow-remote-env`; callers leave it out of spawn
+/// requests to nodes that would drop it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct Ident {
     pub id: u64,
@@ -22,20 +24,21 @@ pub(crate) struct Ident {
     pub control: bool,
     pub tags: Vec<(String, String)>,
     pub started_ms: u64,
+    pub takes_env: bool,
 }
 
 impl Ident {
-    pub(crate) fn new(id: u64, addr: SocketAddr, control: bool, tags: Vec<(String, String)>) -> Self {
+    pub(crate) fn new(id: u64, addr: SocketAddr, control: bool, tags: Vec<(String, String)>, takes_env: bool) -> Self {
         let started_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        Self { id, addr, control, tags, started_ms }
+        Self { id, addr, control, tags, started_ms, takes_env }
     }
 
     /// An identity to announce to when only the address is known (foca
     /// accepts an announce addressed to any identity at its address).
     fn at(addr: SocketAddr) -> Self {
-        Self { id: 0, addr, control: false, tags: Vec::new(), started_ms: 0 }
+        Self { id: 0, addr, control: false, tags: Vec::new(), started_ms: 0, takes_env: false }
     }
 }
 

@@ -290,7 +290,7 @@ impl Node {
         server.transport_config(transport_config());
         endpoint.set_server_config(Some(server));
         let id = fresh_id()?;
-        let ident = Ident::new(id, addr, options.control, options.tags.clone());
+        let ident = Ident::new(id, addr, options.control, options.tags.clone(), options.allow_remote_env);
         let node = Arc::new(Node {
             id,
             ident: ident.clone(),
@@ -519,6 +519,13 @@ impl Node {
             return Ok(pid);
         }
         let peer = self.peer(target)?;
+        let mut config = config;
+        if !peer.takes_env {
+            // It would drop them (`granted_config`): ~2 KB less to send,
+            // encrypt and decode in every spawn of a typical guest.
+            config.envs.clear();
+            config.preopens.clear();
+        }
         let request = Request::Spawn { module, entry, params, config };
         let ask = self.ask(target, peer.addr, request);
         let down = self.until(|n| !n.is_up(target));
