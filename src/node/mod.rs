@@ -700,6 +700,14 @@ impl Node {
             }
             queued.then.extend(then);
         }
+        if outbox.closed.load(Ordering::SeqCst) {
+            // The peer went down meanwhile and its writer may be gone: run
+            // what waited for the write (e.g. start a spawned process, which
+            // must not stay registered without ever running).
+            let then = std::mem::take(&mut lock(&outbox.frames).then);
+            Queued::run_then(then);
+            return 0;
+        }
         outbox.wake.notify(1);
         0
     }
