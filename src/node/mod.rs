@@ -140,7 +140,7 @@ struct Queued {
 
 impl Queued {
     /// Runs the follow-ups (the frames were written, or will never be).
-    fn run_then(then: Vec<Box<dyn FnOnce() + Send>>) {
+    fn run_then(then: impl IntoIterator<Item = Box<dyn FnOnce() + Send>>) {
         for then in then {
             then();
         }
@@ -511,7 +511,7 @@ impl Node {
         module: u64,
         entry: String,
         params: Vec<u8>,
-        config: wire::RemoteConfig,
+        mut config: wire::RemoteConfig,
     ) -> Result<u64, Failure> {
         if target == self.id {
             let (pid, start) = self.spawn_here(module, entry, params, config, None).await?;
@@ -519,7 +519,6 @@ impl Node {
             return Ok(pid);
         }
         let peer = self.peer(target)?;
-        let mut config = config;
         if !peer.takes_env {
             // It would drop them (`granted_config`): ~2 KB less to send,
             // encrypt and decode in every spawn of a typical guest.
@@ -663,7 +662,7 @@ impl Node {
             let mut outboxes = lock(&self.outboxes);
             if self.stopped.load(Ordering::SeqCst) {
                 drop(outboxes);
-                Queued::run_then(then.into_iter().collect());
+                Queued::run_then(then);
                 return UNREACHABLE;
             }
             outboxes
@@ -688,14 +687,14 @@ impl Node {
                 if !outbox.full.swap(true, Ordering::Relaxed) {
                     log::warn!(target: "lunatic::node", "dropping messages for node {target}: {MAX_QUEUED} bytes already wait for it");
                 }
-                Queued::run_then(then.into_iter().collect());
+                Queued::run_then(then);
                 return 0;
             }
             outbox.full.store(false, Ordering::Relaxed);
             if let Err(e) = frame(&mut queued.bytes) {
                 drop(queued);
                 log::warn!(target: "lunatic::node", "cannot send to node {target}: {e:#}");
-                Queued::run_then(then.into_iter().collect());
+                Queued::run_then(then);
                 return UNREACHABLE;
             }
             queued.then.extend(then);
@@ -1232,4 +1231,3 @@ async fn join(endpoint: &quinn::Endpoint, seed: SocketAddr, token: &certs::Token
 
 #[cfg(test)]
 mod tests;
-

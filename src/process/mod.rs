@@ -63,7 +63,7 @@ pub(crate) fn prepare(
         Instantiate::Now => match instantiate(&module, state) {
             Ok((mut store, instance)) => {
                 ready(&mut store, instance, link);
-                Ok((store, instance))
+                Made::Ready(store, instance)
             }
             Err((state, error)) => {
                 state.abandon(env, &Exit::Trapped(error.clone()));
@@ -74,7 +74,7 @@ pub(crate) fn prepare(
             // Checked now, as instantiation would: the one failure a caller
             // could have avoided should stay the spawn's error.
             check_initial_memory(&module, &state)?;
-            Err((state, link))
+            Made::Later(state, link)
         }
     };
     env.insert(handle.clone());
@@ -82,30 +82,21 @@ pub(crate) fn prepare(
     let task_env = env.clone();
     let task_handle = handle.clone();
     let task = Box::pin(async move {
-        let (store, instance) = match made {
-            Ok(made) => made,
-            Err((state, link)) => match instantiate(&module, state) {
+        let (exit, state) = match made {
+            Made::Ready(store, instance) => driver::run(store, instance, entry, params).await,
+            Made::Later(state, link) => match instantiate(&module, state) {
                 Ok((mut store, instance)) => {
                     ready(&mut store, instance, link);
-                    (store, instance)
+                    driver::run(store, instance, entry, params).await
                 }
+                // Registered already (others may hold its ID): it ends as a
+                // process that failed at once, its parent told.
                 Err((mut state, error)) => {
-                    // Registered already (others may hold its ID): it ends
-                    // as a process that failed at once, its parent told.
-                    if let Some((parent, tag)) = link {
-                        state.links.insert(parent.id(), Link { tag, handle: parent });
-                    }
-                    let exit = Exit::Trapped(error);
-                    state.finish(&task_env, &task_handle, &exit);
-                    crate::metrics::count(crate::metrics::Counter::ProcessesFinished, 1);
-                    if let Some(on_exit) = on_exit {
-                        on_exit(&exit);
-                    }
-                    return;
+                    add_link(&mut state, link);
+                    (Exit::Trapped(error), state)
                 }
             },
         };
-        let (exit, state) = driver::run(store, instance, entry, params).await;
         state.finish(&task_env, &task_handle, &exit);
         crate::metrics::count(crate::metrics::Counter::ProcessesFinished, 1);
         if let Some(on_exit) = on_exit {
@@ -115,6 +106,15 @@ pub(crate) fn prepare(
     Ok((handle, task))
 }
 
+/// A prepared process: instantiated, or to be instantiated by its task.
+// One per task future, moved once: boxing the store would cost an
+// allocation per spawn for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Made {
+    Ready(wasmi::Store<ProcessState>, wasmi::Instance),
+    Later(ProcessState, Option<(ProcessHandle, i64)>),
+}
+
 /// Completes a freshly instantiated process's state.
 fn ready(store: &mut wasmi::Store<ProcessState>, instance: wasmi::Instance, link: Option<(ProcessHandle, i64)>) {
     let memory = instance.get_memory(&*store, "memory");
@@ -122,6 +122,11 @@ fn ready(store: &mut wasmi::Store<ProcessState>, instance: wasmi::Instance, link
     state.instance = Some(instance);
     state.memory = memory;
     state.initialized = true;
+    add_link(state, link);
+}
+
+/// Links the process to its parent, if it was spawned linked.
+fn add_link(state: &mut ProcessState, link: Option<(ProcessHandle, i64)>) {
     if let Some((parent, tag)) = link {
         state.links.insert(parent.id(), Link { tag, handle: parent });
     }
