@@ -17,7 +17,7 @@ use async_task::Runnable;
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 
@@ -37,17 +37,18 @@ const GLOBAL_EVERY: u32 = 61;
 /// affected: it polls only for this long after its last task.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
 
-fn spin() -> std::time::Duration {
-    // On phones a spinning core costs battery for no one waiting on a
-    // network round trip: off unless asked for.
-    let default = match cfg!(any(target_os = "ios", target_os = "android")) {
+/// The spin a worker starts with: [`SPIN`], or none on phones, where a
+/// spinning core costs battery for no one waiting on a network round trip.
+fn default_spin() -> std::time::Duration {
+    match cfg!(any(target_os = "ios", target_os = "android")) {
         true => std::time::Duration::ZERO,
         false => SPIN,
-    };
-    std::env::var("LUNATIC_SPIN_US")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(default, std::time::Duration::from_micros)
+    }
+}
+
+/// The spin `LUNATIC_SPIN_US` asks for, if set: it overrides every default.
+fn spin_override() -> Option<std::time::Duration> {
+    std::env::var("LUNATIC_SPIN_US").ok().and_then(|v| v.parse().ok()).map(std::time::Duration::from_micros)
 }
 
 /// A handle to the executor; dropping it stops the workers.
@@ -62,8 +63,15 @@ struct Shared {
     /// Runnable tasks queued anywhere.
     queued: AtomicUsize,
     stop: AtomicBool,
-    /// How long a worker that ran out of work polls before it sleeps.
-    spin: std::time::Duration,
+    /// How long a worker that ran out of work polls before it sleeps, in
+    /// microseconds.
+    spin_us: AtomicU64,
+    /// The longer spin of [`Executor::prefer_spin`], in microseconds (0:
+    /// none): used while work keeps coming back within it.
+    long_spin_us: AtomicU64,
+    /// Whether the last idle spell to end (any worker's) ended with work
+    /// within the long spin: then every worker spins long.
+    dense: AtomicBool,
 }
 
 struct Worker {
@@ -98,7 +106,9 @@ impl Executor {
             workers,
             queued: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
-            spin: spin(),
+            spin_us: AtomicU64::new(duration_us(spin_override().unwrap_or_else(default_spin))),
+            long_spin_us: AtomicU64::new(0),
+            dense: AtomicBool::new(false),
         });
         for index in 0..shared.workers.len() {
             let shared = shared.clone();
@@ -126,6 +136,23 @@ impl Executor {
     pub(super) fn queued(&self) -> usize {
         self.shared.queued.load(SeqCst)
     }
+
+    /// Lets workers that ran out of work keep polling for up to `spin`
+    /// before they sleep, as long as the last idle spell to end found new
+    /// work within that time (answers coming back at a steady pace); once
+    /// one waited longer, they spin the usual time again, so sparse work (a
+    /// heartbeat now and then) costs little more CPU than before.
+    /// `LUNATIC_SPIN_US`, if set, fixes every spin instead.
+    pub(super) fn prefer_spin(&self, spin: std::time::Duration) {
+        if spin_override().is_none() {
+            self.shared.long_spin_us.store(duration_us(spin), Relaxed);
+        }
+    }
+}
+
+/// Whole microseconds of `d`, saturated.
+fn duration_us(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 impl Drop for Executor {
@@ -245,11 +272,11 @@ impl Shared {
     fn work(self: Arc<Self>, index: usize) {
         CURRENT.with(|c| c.set(Some((self.id(), index))));
         let mut tick = 0u32;
-        // Whether a task ran since the worker last found nothing to do, and
-        // when the current spin began (the clock is read once per idle
-        // spell, not once per task).
+        // Whether a task ran since the worker last found nothing to do; when
+        // the current idle spell began and how long it spins (the clock is
+        // read twice per idle spell, never per task).
         let mut worked = false;
-        let mut spin_since: Option<std::time::Instant> = None;
+        let mut idle: Option<(std::time::Instant, std::time::Duration)> = None;
         async_io::block_on(std::future::poll_fn(|cx| {
             let mut budget = BUDGET;
             loop {
@@ -271,9 +298,14 @@ impl Shared {
                     if self.queued.load(SeqCst) > 0 {
                         self.wake_one_sleeper();
                     }
+                    if let Some((since, _)) = idle.take() {
+                        let long = self.long_spin_us.load(Relaxed);
+                        if long > 0 {
+                            self.dense.store(duration_us(since.elapsed()) < long, Relaxed);
+                        }
+                    }
                     run(runnable);
                     worked = true;
-                    spin_since = None;
                     budget -= 1;
                     if budget == 0 {
                         // Let block_on look at the reactor, then come back.
@@ -285,16 +317,19 @@ impl Shared {
                 // Nothing to do right after work: poll the reactor without
                 // blocking for a while (`block_on` does so when the future
                 // woke itself) before going to sleep, see [`SPIN`].
-                if std::mem::take(&mut worked) && !self.spin.is_zero() {
-                    spin_since = Some(std::time::Instant::now());
+                if std::mem::take(&mut worked) {
+                    let spin = match self.dense.load(Relaxed) {
+                        true => &self.long_spin_us,
+                        false => &self.spin_us,
+                    };
+                    idle = Some((std::time::Instant::now(), std::time::Duration::from_micros(spin.load(Relaxed))));
                 }
-                if let Some(since) = spin_since {
-                    if since.elapsed() < self.spin {
+                if let Some((since, spin)) = idle {
+                    if since.elapsed() < spin {
                         std::hint::spin_loop();
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }
-                    spin_since = None;
                 }
                 // Nothing to do: sleep until `schedule` wakes us. Checking
                 // again after announcing it closes the race with a task

@@ -99,6 +99,12 @@ pub trait Scheduler: Send + Sync + 'static {
         crate::metrics::count(crate::metrics::Counter::FuelUsed, fuel);
     }
 
+    /// Asks worker threads that run out of work to keep polling for new work
+    /// for `spin` before they sleep (the `LUNATIC_SPIN_US` environment
+    /// variable, if set, wins): for a runtime whose answers come back within
+    /// a network round trip. Schedulers without spinning workers ignore it.
+    fn prefer_spin(&self, _spin: Duration) {}
+
     /// Tasks waiting for a thread (the `lunatic.scheduler.queue.length` metric).
     fn queued(&self) -> usize {
         0

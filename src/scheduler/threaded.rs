@@ -27,6 +27,10 @@ impl Scheduler for Threaded {
         self.executor.queued()
     }
 
+    fn prefer_spin(&self, spin: Duration) {
+        self.executor.prefer_spin(spin);
+    }
+
     /// Yield only to a task that is waiting to run.
     fn should_yield(&self) -> bool {
         self.executor.has_queued()
