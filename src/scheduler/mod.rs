@@ -100,9 +100,11 @@ pub trait Scheduler: Send + Sync + 'static {
     }
 
     /// Asks worker threads that run out of work to keep polling for new work
-    /// for `spin` before they sleep (the `LUNATIC_SPIN_US` environment
-    /// variable, if set, wins): for a runtime whose answers come back within
-    /// a network round trip. Schedulers without spinning workers ignore it.
+    /// for up to `spin` before they sleep, as long as new work keeps coming
+    /// within that time (the usual, shorter spin again once it does not;
+    /// the `LUNATIC_SPIN_US` environment variable, if set, wins): for a
+    /// runtime whose answers come back within a network round trip.
+    /// Schedulers without spinning workers ignore it.
     fn prefer_spin(&self, _spin: Duration) {}
 
     /// Tasks waiting for a thread (the `lunatic.scheduler.queue.length` metric).
