@@ -63,9 +63,8 @@ struct Shared {
     /// Runnable tasks queued anywhere.
     queued: AtomicUsize,
     stop: AtomicBool,
-    /// How long a worker that ran out of work polls before it sleeps, in
-    /// microseconds.
-    spin_us: AtomicU64,
+    /// How long a worker that ran out of work polls before it sleeps.
+    spin: std::time::Duration,
     /// The longer spin of [`Executor::prefer_spin`], in microseconds (0:
     /// none): used while work keeps coming back within it.
     long_spin_us: AtomicU64,
@@ -106,7 +105,7 @@ impl Executor {
             workers,
             queued: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
-            spin_us: AtomicU64::new(duration_us(spin_override().unwrap_or_else(default_spin))),
+            spin: spin_override().unwrap_or_else(default_spin),
             long_spin_us: AtomicU64::new(0),
             dense: AtomicBool::new(false),
         });
@@ -274,7 +273,7 @@ impl Shared {
         let mut tick = 0u32;
         // Whether a task ran since the worker last found nothing to do; when
         // the current idle spell began and how long it spins (the clock is
-        // read twice per idle spell, never per task).
+        // read at most twice per idle spell, never per task).
         let mut worked = false;
         let mut idle: Option<(std::time::Instant, std::time::Duration)> = None;
         async_io::block_on(std::future::poll_fn(|cx| {
@@ -318,11 +317,15 @@ impl Shared {
                 // blocking for a while (`block_on` does so when the future
                 // woke itself) before going to sleep, see [`SPIN`].
                 if std::mem::take(&mut worked) {
-                    let spin = match self.dense.load(Relaxed) {
-                        true => &self.long_spin_us,
-                        false => &self.spin_us,
+                    let long = self.long_spin_us.load(Relaxed);
+                    let spin = match long > 0 && self.dense.load(Relaxed) {
+                        true => std::time::Duration::from_micros(long),
+                        false => self.spin,
                     };
-                    idle = Some((std::time::Instant::now(), std::time::Duration::from_micros(spin.load(Relaxed))));
+                    // The spell's start is needed to spin, or to tell how
+                    // soon work came (with a long spin preferred); else the
+                    // clock is not read at all (no spin on phones).
+                    idle = (!spin.is_zero() || long > 0).then(|| (std::time::Instant::now(), spin));
                 }
                 if let Some((since, spin)) = idle {
                     if since.elapsed() < spin {
