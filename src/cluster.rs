@@ -145,9 +145,7 @@ pub fn node_main(args: NodeArgs) -> anyhow::Result<i32> {
     options.timeout = args.timeout;
     options.allow_remote_env = args.allow_remote_env;
     let scheduler = SchedulerKind::Threaded { threads: args.threads }.build()?;
-    if !cfg!(any(target_os = "ios", target_os = "android")) {
-        scheduler.prefer_spin(NODE_SPIN);
-    }
+    scheduler.prefer_spin(NODE_SPIN);
     let runtime = Runtime::new(scheduler.clone(), RuntimeOptions::default());
     let env = Arc::new(Environment::new(1));
     let local = Local::new(runtime, env.clone());

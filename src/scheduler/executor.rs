@@ -141,9 +141,10 @@ impl Executor {
     /// work within that time (answers coming back at a steady pace); once
     /// one waited longer, they spin the usual time again, so sparse work (a
     /// heartbeat now and then) costs little more CPU than before.
-    /// `LUNATIC_SPIN_US`, if set, fixes every spin instead.
+    /// `LUNATIC_SPIN_US`, if set, fixes every spin instead. Ignored on
+    /// phones, where workers do not spin by default (see [`default_spin`]).
     pub(super) fn prefer_spin(&self, spin: std::time::Duration) {
-        if spin_override().is_none() {
+        if spin_override().is_none() && !default_spin().is_zero() {
             self.shared.long_spin_us.store(duration_us(spin), Relaxed);
         }
     }

@@ -104,7 +104,8 @@ pub trait Scheduler: Send + Sync + 'static {
     /// within that time (the usual, shorter spin again once it does not;
     /// the `LUNATIC_SPIN_US` environment variable, if set, wins): for a
     /// runtime whose answers come back within a network round trip.
-    /// Schedulers without spinning workers ignore it.
+    /// Schedulers without spinning workers ignore it, and so do workers on
+    /// iOS and Android, which do not spin.
     fn prefer_spin(&self, _spin: Duration) {}
 
     /// Tasks waiting for a thread (the `lunatic.scheduler.queue.length` metric).
