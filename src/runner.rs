@@ -366,6 +366,36 @@ fn check_header(header: &recording::Header, bytes: &[u8], options: &RunOptions) 
     Ok(())
 }
 
+/// The scrape-time figures of one `lunatic run`: its environment and
+/// scheduler.
+struct Run {
+    env: Arc<crate::protocol::Environment>,
+    scheduler: Arc<dyn crate::scheduler::Scheduler>,
+}
+
+impl crate::metrics::Source for Run {
+    fn collect(&self, out: &mut crate::metrics::Collected) {
+        out.environments += 1;
+        out.processes += self.env.len() as u64;
+        out.registered += self.env.registered_names() as u64;
+        out.queued += self.scheduler.queued() as u64;
+    }
+}
+
+/// Watches a run's environment and scheduler while the returned guard
+/// lives (`None` without an exporter).
+fn watch_metrics(
+    env: &Arc<crate::protocol::Environment>,
+    scheduler: &Arc<dyn crate::scheduler::Scheduler>,
+) -> Option<Arc<dyn crate::metrics::Source>> {
+    if !crate::metrics::enabled() {
+        return None;
+    }
+    let run: Arc<dyn crate::metrics::Source> = Arc::new(Run { env: env.clone(), scheduler: scheduler.clone() });
+    crate::metrics::watch(&run);
+    Some(run)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,34 +432,4 @@ mod tests {
             assert!(root_preopens(&[PathBuf::from(bad)], false).is_err(), "{bad}");
         }
     }
-}
-
-/// The scrape-time figures of one `lunatic run`: its environment and
-/// scheduler.
-struct Run {
-    env: Arc<crate::protocol::Environment>,
-    scheduler: Arc<dyn crate::scheduler::Scheduler>,
-}
-
-impl crate::metrics::Source for Run {
-    fn collect(&self, out: &mut crate::metrics::Collected) {
-        out.environments += 1;
-        out.processes += self.env.len() as u64;
-        out.registered += self.env.registered_names() as u64;
-        out.queued += self.scheduler.queued() as u64;
-    }
-}
-
-/// Watches a run's environment and scheduler while the returned guard
-/// lives (`None` without an exporter).
-fn watch_metrics(
-    env: &Arc<crate::protocol::Environment>,
-    scheduler: &Arc<dyn crate::scheduler::Scheduler>,
-) -> Option<Arc<dyn crate::metrics::Source>> {
-    if !crate::metrics::enabled() {
-        return None;
-    }
-    let run: Arc<dyn crate::metrics::Source> = Arc::new(Run { env: env.clone(), scheduler: scheduler.clone() });
-    crate::metrics::watch(&run);
-    Some(run)
 }

@@ -137,7 +137,7 @@ fn every_new_call_refuses_nulls() {
     assert_eq!(lunatic_mailbox_dropped(null_mailbox, std::ptr::null_mut()), 1);
     // Handles of the wrong kind are the C caller's bug and not detectable;
     // misaligned ones are refused.
-    assert_eq!(lunatic_mailbox_set_max_size(1 as *const lunatic_mailbox, 1), 1);
+    assert_eq!(lunatic_mailbox_set_max_size(std::ptr::without_provenance::<lunatic_mailbox>(1), 1), 1);
 }
 
 /// `app::later(x) -> i64` (async): a thread of "the app" answers x + 1

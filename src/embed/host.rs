@@ -224,9 +224,12 @@ impl HostCall<'_, '_> {
 /// ```
 pub struct Reply(ReplyKind);
 
+/// The rest of a host call that answers later, run when its work is done.
+type Finish = Box<dyn FnOnce(&mut HostCall<'_, '_>) -> Result<Vec<Value>, Trap> + Send>;
+
 enum ReplyKind {
     Values(Vec<Value>),
-    Then(Box<dyn FnOnce(&mut HostCall<'_, '_>) -> Result<Vec<Value>, Trap> + Send>),
+    Then(Finish),
 }
 
 impl Reply {

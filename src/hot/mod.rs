@@ -155,6 +155,7 @@ struct App {
 /// Runs the app in `bytes` (from `path`) until the root process of its
 /// current version ends, loading new versions on `requests`; returns that
 /// root's exit status.
+#[allow(clippy::too_many_arguments)] // one caller, the runner; each is a separate input
 pub(crate) fn run(
     runtime: Runtime,
     scheduler: Arc<dyn Scheduler>,

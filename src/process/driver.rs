@@ -309,7 +309,8 @@ fn begin_handover(
     moved.initialized = false;
     let (mut new, instance) = match super::instantiate(version.module(), moved) {
         Ok(made) => made,
-        Err((moved, why)) => {
+        Err(failed) => {
+            let (moved, why) = *failed;
             log::debug!(target: "lunatic::hot", "hand-over: cannot instantiate the new version: {why}");
             put_back(store, moved);
             return Err(crate::api::hot::CANNOT_INSTANTIATE);

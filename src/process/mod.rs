@@ -26,23 +26,27 @@ pub fn spawn(
     runtime.spawn(env, options)
 }
 
+/// An instantiation that failed: the state back, and why.
+pub(crate) type Failed = Box<(ProcessState, String)>;
+
 /// Makes an instance of `module` in a new store holding `state`, running
 /// its start section (with [`START_FUEL`]). A module is instantiated on the
 /// engine that compiled it (its version's, in a hot-reloadable app), with
-/// that engine's linker. On failure the state comes back with the reason.
+/// that engine's linker. On failure the state comes back with the reason
+/// (boxed: a state is large, and failing is rare).
 pub(crate) fn instantiate(
     module: &crate::engine::ModuleHandle,
     state: ProcessState,
-) -> Result<(wasmi::Store<ProcessState>, wasmi::Instance), (ProcessState, String)> {
+) -> Result<(wasmi::Store<ProcessState>, wasmi::Instance), Failed> {
     let Some(linker) = module.linker::<ProcessState>() else {
-        return Err((state, "the module was compiled for another kind of store".into()));
+        return Err(Box::new((state, "the module was compiled for another kind of store".into())));
     };
     let mut store = wasmi::Store::new(module.wasmi().engine(), state);
     store.limiter(|state| &mut state.limits);
     store.set_fuel(START_FUEL).expect("fuel metering is always on");
     match linker.instantiate_and_start(&mut store, module.wasmi()) {
         Ok(instance) => Ok((store, instance)),
-        Err(error) => Err((store.into_data(), crate::errors::one_line(&error))),
+        Err(error) => Err(Box::new((store.into_data(), crate::errors::one_line(&error)))),
     }
 }
 
@@ -65,7 +69,8 @@ pub(crate) fn prepare(
                 ready(&mut store, instance, link);
                 Made::Ready(store, instance)
             }
-            Err((state, error)) => {
+            Err(failed) => {
+                let (state, error) = *failed;
                 state.abandon(env, &Exit::Trapped(error.clone()));
                 anyhow::bail!(error);
             }
@@ -91,7 +96,8 @@ pub(crate) fn prepare(
                 }
                 // Registered already (others may hold its ID): it ends as a
                 // process that failed at once, its parent told.
-                Err((mut state, error)) => {
+                Err(failed) => {
+                    let (mut state, error) = *failed;
                     add_link(&mut state, link);
                     (Exit::Trapped(error), state)
                 }
